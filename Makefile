@@ -1,0 +1,16 @@
+# The default suite must stay well under 15 minutes on a 2-core machine.
+GO ?= go
+PKGS := ./...
+
+.PHONY: test vet build race fuzz-smoke bench
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o gorocket ./cmd/gorocket
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet $(PKGS)
+
+# test: the README's test command (what .ci/run calls).
+test: vet
+	$(GO) test -count=1 -timeout 12m $(PKGS)
