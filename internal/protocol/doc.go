@@ -1,0 +1,46 @@
+// Package protocol holds the definitions of RocketMQ's remoting protocol
+// that sit above the frame: request and response codes, the typed custom
+// headers that travel in a command's extFields, and the JSON bodies.
+//
+// It owns no I/O. internal/remoting moves frames; the NameServer, the broker
+// and the client SDK use this package to give those frames meaning.
+//
+// # Codes
+//
+// codes.txt is the one table of request and response codes; gen_codes.go
+// turns it into constants with String methods (`go generate`). Names are
+// the Java constants in Go casing: GET_ROUTEINFO_BY_TOPIC (105) is
+// GetRouteInfoByTopic, PULL_NOT_FOUND (19) is PullNotFound.
+//
+// # Custom headers
+//
+// A command's extFields (type ExtFields) map field names to strings; Java
+// builds them by reflection over a header class, so the names are the Java
+// field names and every value is the field's toString. Typed headers here
+// convert to and from ExtFields:
+//
+//   - The hot ones (SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE with
+//     their one-letter names a..n, PULL_MESSAGE, the send and pull responses)
+//     are written by hand: one pass over the fields, no reflection, no
+//     allocation beyond what the caller's slice needs.
+//   - The others declare their fields with `ext:"name"` or
+//     `ext:"name,required"` tags and go through a small reflection codec that
+//     caches each type's layout.
+//
+// DecodeHeader and EncodeHeader are the entry points for both kinds.
+// Missing required fields and numbers that do not parse are reported as a
+// *FieldError naming the field; servers put its text in the remark of the
+// error response. Numbers parse like Java's Integer.parseInt/Long.parseLong
+// (optional sign, decimal digits, range-checked); booleans like
+// Boolean.parseBoolean ("true" in any case is true, anything else false).
+//
+// # Bodies
+//
+// Java writes bodies with fastjson, whose default output is not always
+// JSON: map keys that are numbers are written bare ({0:"a"}), and map keys
+// that are objects are written as objects ({{"topic":"t"}:1}). Where we read
+// JSON written by Java or by the Go client we go through ParseLenientJSON,
+// which accepts those forms. Where we write JSON that Java tools read with
+// fastjson, we emit the form fastjson and the Go client both accept; the
+// encoder for each body says which form it writes and why.
+package protocol
