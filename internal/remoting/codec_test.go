@@ -350,12 +350,12 @@ func TestEncodeBodyParts(t *testing.T) {
 
 func TestJSONStringEscaping(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain":         `"plain"`,
-		"q\"b\\":        `"q\"b\\"`,
+		"plain":          `"plain"`,
+		"q\"b\\":         `"q\"b\\"`,
 		"\n\r\t\x01\x1f": `"\n\r\t\u0001\u001f"`,
-		"é文😀":           `"é文😀"`,
-		"bad\xffutf8":   `"bad\ufffdutf8"`,
-		"\x7f<>&":       "\"\x7f<>&\"",
+		"é文😀":            `"é文😀"`,
+		"bad\xffutf8":    `"bad\ufffdutf8"`,
+		"\x7f<>&":        "\"\x7f<>&\"",
 	} {
 		require.Equal(t, want, string(appendJSONString(nil, in)), "input %q", in)
 	}

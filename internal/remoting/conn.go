@@ -35,13 +35,15 @@ type Conn struct {
 
 	inflight   atomic.Int64 // incoming requests not yet answered
 	lastActive atomic.Int64
-	draining   atomic.Bool // the server stopped reading to shut down
+	draining   atomic.Bool // the server is shutting down: refuse new requests
+	stopRead   atomic.Bool // the server stopped the reader to finish shutting down
 	drainMu    sync.Mutex
 	drainCh    chan struct{} // closed once draining and nothing is in flight
 	drainShut  bool
 
 	closeOnce  sync.Once
-	closeErr   error
+	closeErr   error       // written once, before closed is set
+	closed     atomic.Bool // set as soon as closing starts
 	done       chan struct{}
 	readerDone chan struct{}
 	writerDone chan struct{}
@@ -102,12 +104,10 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err returns why the connection closed, or nil while it is open.
 func (c *Conn) Err() error {
-	select {
-	case <-c.done:
+	if c.closed.Load() {
 		return c.closeErr
-	default:
-		return nil
 	}
+	return nil
 }
 
 // Close closes the connection at once: queued frames are dropped and
@@ -126,6 +126,7 @@ func (c *Conn) touch() { c.lastActive.Store(c.env.now()) }
 func (c *Conn) closeWith(err error) {
 	c.closeOnce.Do(func() {
 		c.closeErr = err
+		c.closed.Store(true)
 		c.cancel()
 		_ = c.nc.Close()
 		c.q.close()
@@ -171,7 +172,7 @@ func (c *Conn) readLoop() {
 func (c *Conn) readFailed(err error) {
 	var ne net.Error
 	switch {
-	case c.draining.Load() && errors.As(err, &ne) && ne.Timeout():
+	case c.stopRead.Load() && errors.As(err, &ne) && ne.Timeout():
 		return // shutdown stopped reading; the server closes the connection
 	case errors.Is(err, ErrBadFrame):
 		c.env.badLog.Log(slog.LevelWarn, "bad frame, closing connection", "conn", c.remote, "err", err)
@@ -196,6 +197,10 @@ func (c *Conn) serve(req *Command) {
 			c.finish(req, nil, err)
 			return
 		}
+	}
+	if c.draining.Load() {
+		c.finish(req, NewResponse(req, protocol.ServiceNotAvailable, "server is shutting down"), nil)
+		return
 	}
 	rt, ok := c.env.router.lookup(req.Code)
 	if !ok {
@@ -306,7 +311,8 @@ func (c *Conn) requestDone() {
 }
 
 // idleRequests returns a channel closed once no request is in flight. Only
-// meaningful after reading stopped (draining), when the count only falls.
+// meaningful once draining, when new requests are refused and the count only
+// falls.
 func (c *Conn) idleRequests() <-chan struct{} {
 	c.drainMu.Lock()
 	defer c.drainMu.Unlock()

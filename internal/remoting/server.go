@@ -112,11 +112,13 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// Close stops the server gracefully: it stops accepting and reading new
-// requests, lets in-flight requests finish and their responses be written
-// (waiting at most CloseTimeout), then closes every connection. Requests a
-// client had sent but the server had not read yet are not served; the
-// client sees the connection close. Close is idempotent.
+// Close stops the server gracefully. It stops accepting; answers requests
+// that arrive from now on with SERVICE_NOT_AVAILABLE (which producers retry
+// on another broker); lets requests already in flight finish and waits until
+// their responses are written, at most CloseTimeout in all; then closes
+// every connection. Connections whose peer left do not hold it up.
+// Processors should return once their context is done; Close waits for
+// them only until the timeout. Close is idempotent.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -139,34 +141,40 @@ func (s *Server) Close() error {
 	deadline := time.NewTimer(s.opts.CloseTimeout)
 	defer deadline.Stop()
 
-	// Stop reading: no new requests from here on.
+	// Refuse new requests; keep reading so that responses to our own
+	// invocations arrive and a peer that leaves is noticed.
 	for _, c := range conns {
 		c.draining.Store(true)
-		_ = c.nc.SetReadDeadline(time.Now())
 	}
+	// Let in-flight requests finish and their responses be queued.
 	drained := true
 	for _, c := range conns {
-		if !waitOrDeadline(c.readerDone, deadline.C) {
+		select {
+		case <-c.idleRequests():
+		case <-c.done: // the peer left; nobody to answer
+		case <-deadline.C:
 			drained = false
+		}
+		if !drained {
 			break
 		}
 	}
-	// Let in-flight requests finish and their responses be written.
-	if drained {
-		for _, c := range conns {
-			if !waitOrDeadline(c.idleRequests(), deadline.C) {
-				drained = false
-				break
-			}
-			c.q.drain()
-		}
+	// Stop the readers, then let the writers flush what is queued.
+	for _, c := range conns {
+		c.stopRead.Store(true)
+		_ = c.nc.SetReadDeadline(time.Now())
 	}
-	if drained {
-		for _, c := range conns {
-			if !waitOrDeadline(c.writerDone, deadline.C) {
-				drained = false
-				break
-			}
+	for _, c := range conns {
+		if !drained || !waitOrDeadline(c.readerDone, deadline.C) {
+			drained = false
+			break
+		}
+		c.q.drain()
+	}
+	for _, c := range conns {
+		if !drained || !waitOrDeadline(c.writerDone, deadline.C) {
+			drained = false
+			break
 		}
 	}
 	if !drained {
