@@ -128,7 +128,8 @@ func checkType(t reflect.Type) error {
 // Apply sets the tagged fields of each target, a pointer to a struct, from
 // p, and returns the keys of p that no field claims, sorted. It converts
 // every value first and changes nothing if any fails: the error then joins
-// one *ValueError per bad value. unknown is valid even when err is not nil.
+// one *ValueError per bad value, in key order. unknown is valid even when
+// err is not nil.
 func Apply(p *Properties, targets ...any) (unknown []string, err error) {
 	type assignment struct {
 		f field
@@ -136,7 +137,7 @@ func Apply(p *Properties, targets ...any) (unknown []string, err error) {
 	}
 	var (
 		plan    []assignment
-		errs    []error
+		bad     []ValueError
 		claimed = make(map[string]bool)
 	)
 	for _, target := range targets {
@@ -152,7 +153,10 @@ func Apply(p *Properties, targets ...any) (unknown []string, err error) {
 			claimed[f.key] = true
 			v, want := convert(raw, f)
 			if want != "" {
-				errs = append(errs, &ValueError{Key: f.key, Value: raw, Origin: p.Origin(f.key), Want: want})
+				ve := ValueError{Key: f.key, Value: raw, Origin: p.Origin(f.key), Want: want}
+				if !slices.Contains(bad, ve) { // a key claimed twice with the same type
+					bad = append(bad, ve)
+				}
 				continue
 			}
 			plan = append(plan, assignment{f, v})
@@ -163,7 +167,12 @@ func Apply(p *Properties, targets ...any) (unknown []string, err error) {
 			unknown = append(unknown, k)
 		}
 	}
-	if len(errs) > 0 {
+	if len(bad) > 0 {
+		slices.SortStableFunc(bad, func(a, b ValueError) int { return strings.Compare(a.Key, b.Key) })
+		errs := make([]error, len(bad))
+		for i := range bad {
+			errs[i] = &bad[i]
+		}
 		return unknown, errors.Join(errs...)
 	}
 	for _, a := range plan {
