@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gorocket/gorocket/internal/protocol"
 )
@@ -215,7 +216,16 @@ func (d *jsonHeader) str() (string, error) {
 // strEscaped decodes a string containing escapes; d.i is just past the
 // opening quote.
 func (d *jsonHeader) strEscaped() (string, error) {
-	var b []byte
+	// The raw length bounds the decoded length (every escape is at least
+	// as long as what it stands for), so one allocation does.
+	raw := 0
+	for j := d.i; j < len(d.s) && d.s[j] != '"'; j++ {
+		if d.s[j] == '\\' {
+			j++
+		}
+		raw = j + 1 - d.i
+	}
+	b := make([]byte, 0, raw)
 	start := d.i
 	for d.i < len(d.s) {
 		c := d.s[d.i]
@@ -223,7 +233,8 @@ func (d *jsonHeader) strEscaped() (string, error) {
 		case c == '"':
 			b = append(b, d.s[start:d.i]...)
 			d.i++
-			return string(b), nil
+			// b is never written again; the string may alias it.
+			return unsafe.String(unsafe.SliceData(b), len(b)), nil
 		case c != '\\':
 			d.i++
 			continue
