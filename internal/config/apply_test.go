@@ -205,10 +205,10 @@ type tuning struct {
 }
 
 type composed struct {
-	Common                   // embedded: walked into
-	Tuning  tuning           // named struct field without a tag: walked into
+	Common          // embedded: walked into
+	Tuning  tuning  // named struct field without a tag: walked into
 	Skipped tuning  `prop:"-"`
-	hidden  tuning  //nolint:unused // unexported: ignored
+	hidden  tuning  // unexported: ignored
 	Ptr     *tuning // pointers are not followed
 }
 
@@ -221,6 +221,7 @@ func TestApplyWalksNestedStructs(t *testing.T) {
 	require.Equal(t, 16, c.Tuning.Threads)
 	require.Zero(t, c.Skipped.Threads)
 	require.Zero(t, c.Ptr.Threads)
+	require.Zero(t, c.hidden.Threads)
 }
 
 func TestApplyRefusesBadTargets(t *testing.T) {
