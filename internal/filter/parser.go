@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // inSetMin is the list length from which IN looks strings up in a map
@@ -79,7 +80,11 @@ func describe(n *node) string {
 	n.format(&b, false)
 	s := b.String()
 	if len(s) > 40 {
-		s = s[:37] + "..."
+		cut := 37
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
