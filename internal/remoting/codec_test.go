@@ -357,7 +357,7 @@ func TestJSONStringEscaping(t *testing.T) {
 		"bad\xffutf8":    `"bad\ufffdutf8"`,
 		"\x7f<>&":        "\"\x7f<>&\"",
 	} {
-		require.Equal(t, want, string(appendJSONString(nil, in)), "input %q", in)
+		require.Equal(t, want, string(protocol.AppendJSONString(nil, in)), "input %q", in)
 	}
 }
 
