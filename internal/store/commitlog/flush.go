@@ -1,0 +1,160 @@
+package commitlog
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gorocket/gorocket/internal/store/mappedfile"
+)
+
+// flushTo makes the log durable up to at least target. Only the flusher
+// goroutine (or Close, after it stopped) calls it.
+func (c *CommitLog) flushTo(target int64) error {
+	from := c.flushed.Load()
+	if target <= from {
+		return nil
+	}
+	ts := c.committedTs.Load()
+	start := time.Now()
+	for _, seg := range c.segs.Files() {
+		if seg.End() <= from || seg.Start() >= target {
+			continue
+		}
+		if _, err := seg.Flush(); err != nil {
+			return err
+		}
+	}
+	c.flushed.Store(target)
+	c.flushedTs.Store(ts)
+	c.stats.Flushes.Add(1)
+	c.stats.FlushNanos.Add(int64(time.Since(start)))
+	return nil
+}
+
+// asyncFlushLoop flushes every FlushInterval when at least FlushLeastPages
+// pages are dirty, and everything every FlushThoroughInterval.
+func (c *CommitLog) asyncFlushLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.opts.FlushInterval)
+	defer t.Stop()
+	lastThorough := time.Now()
+	least := int64(c.opts.FlushLeastPages) * mappedfile.PageSize
+	for {
+		select {
+		case <-c.stop:
+			return // Close flushes
+		case <-t.C:
+		}
+		target := c.committed.Load()
+		dirty := target - c.flushed.Load()
+		thorough := time.Since(lastThorough) >= c.opts.FlushThoroughInterval
+		if dirty <= 0 || (dirty < least && !thorough) {
+			continue
+		}
+		if thorough {
+			lastThorough = time.Now()
+		}
+		if err := c.flushTo(target); err != nil {
+			c.breakLog(fmt.Errorf("flush: %w", err))
+			return
+		}
+		if c.opts.OnPublish != nil {
+			c.opts.OnPublish()
+		}
+	}
+}
+
+// groupCommitLoop is the SyncFlush flusher: whenever the committer
+// publishes, it syncs everything published and completes the waiters at
+// or below the flushed offset.
+func (c *CommitLog) groupCommitLoop() {
+	defer c.wg.Done()
+	for {
+		stopping := false
+		select {
+		case <-c.flushCh:
+		case <-c.stop:
+			stopping = true
+		}
+		target := c.committed.Load()
+		if err := c.flushTo(target); err != nil {
+			c.breakLog(fmt.Errorf("flush: %w", err))
+			c.failGroupWaiters(fmt.Errorf("%w: %w", ErrBroken, err))
+			return
+		}
+		c.completeFlushed()
+		if c.opts.OnPublish != nil {
+			c.opts.OnPublish()
+		}
+		if stopping {
+			return
+		}
+	}
+}
+
+// flushWatchdog completes SyncFlush waiters whose sync did not finish
+// within SyncFlushTimeout with ErrFlushTimeout, even while the flusher is
+// stuck in fdatasync.
+func (c *CommitLog) flushWatchdog() {
+	defer c.wg.Done()
+	every := min(max(c.opts.SyncFlushTimeout/4, time.Millisecond), 100*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var late []gwait
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		now := c.monotonic()
+		c.gmu.Lock()
+		n := 0
+		for n < len(c.gq) && c.gq[n].deadline <= now {
+			n++
+		}
+		late = append(late[:0], c.gq[:n]...)
+		rest := copy(c.gq, c.gq[n:])
+		clear(c.gq[rest:])
+		c.gq = c.gq[:rest]
+		c.gmu.Unlock()
+		for i := range late {
+			c.stats.FlushTimeout.Add(1)
+			late[i].w.AppendDone(late[i].res, ErrFlushTimeout)
+		}
+		clear(late)
+	}
+}
+
+// completeFlushed completes the SyncFlush waiters at or below the flushed
+// offset.
+func (c *CommitLog) completeFlushed() {
+	flushed := c.flushed.Load()
+	c.gmu.Lock()
+	n := 0
+	for n < len(c.gq) && c.gq[n].res.End <= flushed {
+		n++
+	}
+	c.done = append(c.done[:0], c.gq[:n]...)
+	rest := copy(c.gq, c.gq[n:])
+	clear(c.gq[rest:])
+	c.gq = c.gq[:rest]
+	done := c.done
+	c.gmu.Unlock()
+	// Only one goroutine completes at a time (the flusher, or Close after
+	// it stopped), so c.done is not shared.
+	for i := range done {
+		done[i].w.AppendDone(done[i].res, nil)
+	}
+	clear(done)
+}
+
+func (c *CommitLog) failGroupWaiters(err error) {
+	c.gmu.Lock()
+	q := c.gq
+	c.gq = nil
+	c.gmu.Unlock()
+	for i := range q {
+		q[i].w.AppendDone(q[i].res, err)
+	}
+}
