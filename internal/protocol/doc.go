@@ -38,9 +38,27 @@
 //
 // Java writes bodies with fastjson, whose default output is not always
 // JSON: map keys that are numbers are written bare ({0:"a"}), and map keys
-// that are objects are written as objects ({{"topic":"t"}:1}). Where we read
-// JSON written by Java or by the Go client we go through ParseLenientJSON,
-// which accepts those forms. Where we write JSON that Java tools read with
-// fastjson, we emit the form fastjson and the Go client both accept; the
-// encoder for each body says which form it writes and why.
+// that are objects are written as objects ({{"topic":"t"}:1}). DecodeBody
+// reads what Java, the Go client or we wrote: NormalizeJSON first rewrites
+// those forms into standard JSON (object keys become strings holding the
+// key's JSON, which MQMap parses back), then encoding/json does the rest.
+//
+// EncodeBody writes what the readers of each body need:
+//
+//   - TopicRouteData: fastjson's form with bare brokerAddrs keys for
+//     clients older than V4_9_4 that did not set acceptStandardJsonOnly
+//     (what the Java name server does), standard JSON otherwise
+//     (RouteWantsStandardJSON, TopicRouteData.Encode); brokerAddrs is never
+//     left out, because the Go client crashes without it.
+//   - Bodies keyed by MessageQueue (ConsumeStats, TopicStatsTable,
+//     ResetOffsetBody, GetConsumerStatusBody): fastjson's object-key form,
+//     which Java tools need and the Go client's ResetOffsetBody parser
+//     expects (no spaces, bare integers).
+//   - Everything else: standard JSON, which fastjson reads, and which the Go
+//     client requires where it uses encoding/json (TopicList,
+//     SubscriptionGroupWrapper).
+//
+// Object keys are written in fastjson's alphabetical order where we write
+// by hand; no reader depends on it, but it keeps our output diffable
+// against a Java broker's.
 package protocol

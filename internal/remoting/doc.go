@@ -68,7 +68,8 @@
 // ROCKETMQ headers decode both forms anyway, as does the Go client, and a
 // client that only speaks JSON gets JSON. It also lets one server serve the
 // binary header's speed to clients that ask for it without a global switch.
-// Requests the server initiates use Options.SerializeType.
+// Requests either side initiates use ConnOptions.SerializeType (JSON by
+// default).
 //
 // # Connections
 //
