@@ -95,7 +95,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 func TestLoadFallsBackToBackup(t *testing.T) {
 	for _, tc := range []struct {
 		name, main string // main "" = absent
-		wantLog        string
+		wantLog    string
 	}{
 		{"main missing (crash between renames)", "", "save was interrupted"},
 		{"main truncated", `{"items":{"a":`, "changes of the last save are lost"},
