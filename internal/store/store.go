@@ -205,8 +205,10 @@ func (s *Store) Start(ctx context.Context) error {
 	if s.started {
 		return nil
 	}
+	if err := s.cl.Start(); err != nil {
+		return err
+	}
 	s.started = true
-	s.cl.Start()
 	s.wg.Add(3)
 	go s.dispatchLoop()
 	go s.flushLogicsLoop()

@@ -164,13 +164,6 @@ func (c *CommitLog) kickCommit() {
 	}
 }
 
-func (c *CommitLog) kickFlush() {
-	select {
-	case c.flushCh <- struct{}{}:
-	default:
-	}
-}
-
 // commitLoop writes buffers out. spare is the buffer it owns between
 // rounds.
 func (c *CommitLog) commitLoop(spare *wbuf) {
@@ -195,6 +188,9 @@ func (c *CommitLog) commitLoop(spare *wbuf) {
 			c.writeOut(b)
 			b.reset()
 			spare = b
+			if c.opts.FlushMode == SyncFlush {
+				c.groupCommit()
+			}
 		}
 		if stopping {
 			return
@@ -244,7 +240,6 @@ func (c *CommitLog) writeOut(b *wbuf) {
 			p.w.AppendDone(p.res, nil)
 		}
 	}
-	c.kickFlush()
 }
 
 func (c *CommitLog) writeRun(b *wbuf, r run, now time.Time) error {

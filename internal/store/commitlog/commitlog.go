@@ -93,7 +93,7 @@ type CommitLog struct {
 	flushedTs   atomic.Int64
 
 	commitCh   chan struct{}
-	flushCh    chan struct{}
+	flushMu    sync.Mutex    // serialises flushTo
 	stopCommit chan struct{} // stops the committer
 	stop       chan struct{} // stops the flusher and watchdog
 	commitWG   sync.WaitGroup
@@ -146,7 +146,6 @@ func Open(fs vfs.FS, opts Options, logger *slog.Logger) (*CommitLog, error) {
 		clockBase:  time.Now(),
 		offsets:    make(map[string]map[int32]int64),
 		commitCh:   make(chan struct{}, 1),
-		flushCh:    make(chan struct{}, 1),
 		stopCommit: make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
@@ -167,28 +166,35 @@ func (c *CommitLog) Options() Options { return c.opts }
 // Stats returns the running counters.
 func (c *CommitLog) Stats() *Stats { return &c.stats }
 
-// Start starts the committer, the flusher and segment preallocation.
-func (c *CommitLog) Start() {
+// Start creates the first segment of an empty log, then starts the
+// committer, the flusher and segment preallocation, so that no append
+// waits for a file to be created.
+func (c *CommitLog) Start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.started || c.closed {
-		return
+		return nil
+	}
+	if c.segs.Find(c.reserved) == nil && c.reserved%c.opts.SegmentSize == 0 {
+		if _, err := c.segs.EnsureNext(c.reserved); err != nil {
+			return c.wrapSegmentErr(err)
+		}
 	}
 	c.started = true
-	if c.segs.Last() != nil {
-		c.segs.StartPreallocator()
-	}
+	c.segs.StartPreallocator()
 	spare := &wbuf{data: make([]byte, 0, c.opts.WriteBufferSize)}
 	c.commitWG.Add(1)
 	go c.commitLoop(spare)
 	if c.opts.FlushMode == SyncFlush {
-		c.wg.Add(2)
-		go c.groupCommitLoop()
+		// The committer also syncs (group commit); the watchdog times
+		// out waiters while a sync hangs.
+		c.wg.Add(1)
 		go c.flushWatchdog()
 	} else {
 		c.wg.Add(1)
 		go c.asyncFlushLoop()
 	}
+	return nil
 }
 
 // Stop stops accepting appends, writes out and flushes everything

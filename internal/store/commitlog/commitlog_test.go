@@ -77,7 +77,7 @@ func openLog(t testing.TB, fs vfs.FS, opts Options) *CommitLog {
 	require.NoError(t, err)
 	_, err = c.Recover(RecoverOptions{ScanFrom: 0, CheckCRC: true, Truncate: true})
 	require.NoError(t, err)
-	c.Start()
+	require.NoError(t, c.Start())
 	return c
 }
 
@@ -221,7 +221,7 @@ func TestRecoverCutsTornTail(t *testing.T) {
 	require.Equal(t, ends[8], res.End)
 	require.Equal(t, int64(9), res.Records)
 	require.Equal(t, ends[9]-ends[8], res.CutBytes, "the torn record's claimed size")
-	c2.Start()
+	require.NoError(t, c2.Start())
 	defer c2.Close()
 	require.Len(t, readAll(t, c2), 9)
 	// Appends continue right after the last good record.
@@ -261,7 +261,7 @@ func TestRecoverCutsAtCorruptCRCInTheMiddle(t *testing.T) {
 	require.Contains(t, res.CutReason, "CRC")
 	require.Equal(t, rs[7].Offset, res.End)
 	require.Equal(t, rs[19].End-rs[7].Offset, res.CutBytes, "13 intact records after the bad one are discarded")
-	c2.Start()
+	require.NoError(t, c2.Start())
 	require.Len(t, readAll(t, c2), 7)
 	// New appends overwrite the zeroed tail; a later recovery does not
 	// resurrect the old records behind them.

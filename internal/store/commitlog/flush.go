@@ -2,14 +2,16 @@ package commitlog
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/gorocket/gorocket/internal/store/mappedfile"
 )
 
-// flushTo makes the log durable up to at least target. Only the flusher
-// goroutine (or Close, after it stopped) calls it.
+// flushTo makes the log durable up to at least target.
 func (c *CommitLog) flushTo(target int64) error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
 	from := c.flushed.Load()
 	if target <= from {
 		return nil
@@ -64,31 +66,48 @@ func (c *CommitLog) asyncFlushLoop() {
 	}
 }
 
-// groupCommitLoop is the SyncFlush flusher: whenever the committer
-// publishes, it syncs everything published and completes the waiters at
-// or below the flushed offset.
-func (c *CommitLog) groupCommitLoop() {
-	defer c.wg.Done()
+// groupCommit is the SyncFlush flush, run by the committer after each
+// write-out: one fdatasync covers everything written so far and
+// completes every waiter at or below it. Appends that arrive meanwhile
+// form the next group.
+func (c *CommitLog) groupCommit() {
+	if err := c.flushTo(c.committed.Load()); err != nil {
+		c.breakLog(fmt.Errorf("flush: %w", err))
+		c.failGroupWaiters(fmt.Errorf("%w: %w", ErrBroken, err))
+		return
+	}
+	completed := c.completeFlushed()
+	if c.opts.OnPublish != nil {
+		c.opts.OnPublish()
+	}
+	c.linger(completed)
+}
+
+// linger gives the appenders just acknowledged a moment to append again
+// before the next write-out, so that one sync covers them too. Without
+// it, synchronous writers split into two groups that take turns, each
+// sync covering only half of them. It waits while the number of pending
+// appends grows towards the group just completed, at most lingerMax.
+func (c *CommitLog) linger(completed int) {
+	const lingerMax = 50 * time.Microsecond
+	if completed < 2 {
+		return
+	}
+	deadline := time.Now().Add(lingerMax)
+	last := -1
 	for {
-		stopping := false
-		select {
-		case <-c.flushCh:
-		case <-c.stop:
-			stopping = true
-		}
-		target := c.committed.Load()
-		if err := c.flushTo(target); err != nil {
-			c.breakLog(fmt.Errorf("flush: %w", err))
-			c.failGroupWaiters(fmt.Errorf("%w: %w", ErrBroken, err))
+		c.mu.Lock()
+		n := len(c.active.pending)
+		closed := c.closed
+		c.mu.Unlock()
+		if closed || n >= completed || n == last && last >= 0 && time.Now().After(deadline) {
 			return
 		}
-		c.completeFlushed()
-		if c.opts.OnPublish != nil {
-			c.opts.OnPublish()
-		}
-		if stopping {
+		if time.Now().After(deadline) {
 			return
 		}
+		last = n
+		runtime.Gosched()
 	}
 }
 
@@ -128,7 +147,7 @@ func (c *CommitLog) flushWatchdog() {
 
 // completeFlushed completes the SyncFlush waiters at or below the flushed
 // offset.
-func (c *CommitLog) completeFlushed() {
+func (c *CommitLog) completeFlushed() int {
 	flushed := c.flushed.Load()
 	c.gmu.Lock()
 	n := 0
@@ -147,6 +166,7 @@ func (c *CommitLog) completeFlushed() {
 		done[i].w.AppendDone(done[i].res, nil)
 	}
 	clear(done)
+	return n
 }
 
 func (c *CommitLog) failGroupWaiters(err error) {

@@ -53,8 +53,12 @@ func (c *CommitLog) AppendRaw(offset int64, data []byte) error {
 	c.committed.Store(end)
 	c.stats.Bytes.Add(int64(len(data)))
 	if c.opts.FlushMode == SyncFlush {
-		c.kickFlush()
-	} else if c.opts.OnPublish != nil {
+		if err := c.flushTo(end); err != nil {
+			c.broken = fmt.Errorf("flush: %w", err)
+			return fmt.Errorf("%w: %w", ErrBroken, err)
+		}
+	}
+	if c.opts.OnPublish != nil {
 		c.opts.OnPublish()
 	}
 	return nil

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorocket/gorocket/internal/message"
+	"github.com/gorocket/gorocket/internal/store/mappedfile"
 	"github.com/gorocket/gorocket/internal/store/vfs"
 )
 
@@ -52,6 +54,13 @@ func OpenService(fs vfs.FS, dir string, slotNum, indexNum int, logger *slog.Logg
 	}
 	var names []string
 	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), mappedfile.TempSuffix); ok && isTimestampName(name) {
+			logger.Info("removing unfinished index file", "name", e.Name())
+			if err := fs.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if !e.IsDir() && isTimestampName(e.Name()) {
 			names = append(names, e.Name())
 		} else {

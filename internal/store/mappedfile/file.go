@@ -93,14 +93,20 @@ func Create(fs vfs.FS, dir string, offset, size int64, opts CreateOptions, logge
 
 // CreatePath is Create for a file whose name is not its offset (the
 // IndexFile names files by creation time).
+//
+// The file is prepared under path+".tmp" (allocated, warmed, synced) and
+// renamed into place, then the directory is synced: a crash leaves either
+// a complete segment or a temporary file that Load removes, never a
+// short segment.
 func CreatePath(fs vfs.FS, path string, offset, size int64, opts CreateOptions, logger *slog.Logger) (*File, error) {
-	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	tmp := path + TempSuffix
+	f, err := fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*File, error) {
 		f.Close()
-		fs.Remove(path)
+		fs.Remove(tmp)
 		return nil, err
 	}
 	if err := f.Allocate(0, size); err != nil {
@@ -110,13 +116,28 @@ func CreatePath(fs vfs.FS, path string, offset, size int64, opts CreateOptions, 
 		if err := warm(f, size); err != nil {
 			return fail(err)
 		}
+	} else if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := fs.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	if err := fs.SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		fs.Remove(path)
+		return nil, err
 	}
 	data, err := f.Map(int(size), !opts.ReadOnly)
 	if err != nil {
-		return fail(err)
+		f.Close()
+		fs.Remove(path)
+		return nil, err
 	}
 	return newFile(fs, path, offset, size, f, data, logger), nil
 }
+
+// TempSuffix marks a segment being prepared.
+const TempSuffix = ".tmp"
 
 func warm(f vfs.File, size int64) error {
 	zeros := make([]byte, 1<<20)

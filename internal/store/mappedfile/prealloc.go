@@ -11,14 +11,15 @@ type preallocator struct {
 	q      *Queue
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	want    int64 // offset to prepare, -1 for none
-	busy    bool  // preparing want
-	ready   *File
-	lastErr error
-	stopped bool
-	done    chan struct{}
+	mu       sync.Mutex
+	cond     *sync.Cond
+	want     int64 // offset to prepare, -1 for none
+	busy     bool  // preparing inflight
+	inflight int64
+	ready    *File
+	lastErr  error
+	stopped  bool
+	done     chan struct{}
 }
 
 // StartPreallocator starts preparing segments ahead of the writer. The
@@ -50,7 +51,7 @@ func (p *preallocator) run() {
 			return
 		}
 		off := p.want
-		p.busy = true
+		p.busy, p.inflight = true, off
 		p.mu.Unlock()
 		f, err := Create(p.q.fs, p.q.dir, off, p.q.fileSize, p.q.opts, p.logger)
 		p.mu.Lock()
@@ -76,13 +77,18 @@ func (p *preallocator) run() {
 // inline attempt reports the current error, e.g. a full disk).
 func (p *preallocator) take(offset int64) (*File, error) {
 	p.mu.Lock()
-	for p.busy && p.want == offset {
+	// Two Files must never share a path: wait for a background creation
+	// of this offset, and keep the background off it while we create it.
+	for p.busy && p.inflight == offset {
 		p.cond.Wait()
 	}
 	if f := p.ready; f != nil && f.start == offset {
 		p.ready = nil
 		p.mu.Unlock()
 		return f, nil
+	}
+	if p.want == offset {
+		p.want = -1
 	}
 	p.lastErr = nil // a new attempt; the background retries after the next request
 	p.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -71,6 +72,16 @@ func (q *Queue) Load() error {
 	for _, e := range entries {
 		if e.IsDir() {
 			continue
+		}
+		if name, ok := strings.CutSuffix(e.Name(), TempSuffix); ok {
+			if _, err := ParseFileName(name); err == nil {
+				// A segment whose preparation a crash interrupted.
+				q.logger.Info("removing unfinished segment", "dir", q.dir, "name", e.Name())
+				if err := q.fs.Remove(filepath.Join(q.dir, e.Name())); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if _, err := ParseFileName(e.Name()); err != nil {
 			q.logger.Warn("ignoring file that is not a segment", "dir", q.dir, "name", e.Name())
