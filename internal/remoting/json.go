@@ -148,16 +148,18 @@ func (d *jsonHeader) str() (string, error) {
 	if !d.eat('"') {
 		return "", d.fail("expected string")
 	}
-	rest := d.s[d.i:]
-	end := strings.IndexByte(rest, '"')
-	if end < 0 {
-		return "", d.fail("unterminated string")
+	// Header strings are short: a byte loop beats IndexByte's setup.
+	for j := d.i; j < len(d.s); j++ {
+		switch d.s[j] {
+		case '"':
+			s := d.s[d.i:j]
+			d.i = j + 1
+			return s, nil
+		case '\\':
+			return d.strEscaped()
+		}
 	}
-	if strings.IndexByte(rest[:end], '\\') < 0 {
-		d.i += end + 1
-		return rest[:end], nil
-	}
-	return d.strEscaped()
+	return "", d.fail("unterminated string")
 }
 
 // strEscaped decodes a string containing escapes; d.i is just past the
