@@ -1,0 +1,281 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorocket/gorocket/internal/remoting"
+)
+
+// Producer sends messages for one producer group. It is safe for
+// concurrent use and owns no goroutines.
+type Producer struct {
+	c    *Client
+	opts ProducerOptions
+
+	window    chan struct{} // a token per async send in flight
+	closing   chan struct{}
+	closed    atomic.Bool
+	closeOnce sync.Once
+	zlibPool  sync.Pool
+}
+
+// NewProducer returns a producer of group opts.Group on c. Brokers learn
+// of the group from c's heartbeats.
+func NewProducer(c *Client, opts ProducerOptions) (*Producer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	opts = opts.withDefaults()
+	if opts.DisableTopicFallback {
+		opts.CreateTopicKey = ""
+	}
+	p := &Producer{
+		c:       c,
+		opts:    opts,
+		window:  make(chan struct{}, opts.MaxInFlight),
+		closing: make(chan struct{}),
+	}
+	c.registerProducer(opts.Group)
+	return p, nil
+}
+
+// Group returns the producer group.
+func (p *Producer) Group() string { return p.opts.Group }
+
+// Close waits for the async sends in flight to complete (each within its
+// own deadline), then stops announcing the group. Sends after Close fail
+// with ErrClosed. Idempotent.
+func (p *Producer) Close() error {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.closing)
+		for range cap(p.window) {
+			p.window <- struct{}{}
+		}
+		p.c.unregisterProducer(p.opts.Group)
+	})
+	return nil
+}
+
+func (p *Producer) checkOpen() error {
+	if p.closed.Load() || p.c.isClosed() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// publishRoute returns the route sends of topic use.
+func (p *Producer) publishRoute(ctx context.Context, topic string) (*route, error) {
+	r, err := p.c.route(ctx, topic, p.opts.CreateTopicKey, p.opts.DefaultTopicQueueNums)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.pub) == 0 {
+		return nil, fmt.Errorf("%w: topic %q has no writable queue on a broker with a master", ErrNoQueue, topic)
+	}
+	return r, nil
+}
+
+// pick chooses a queue of r for out, avoiding broker avoid (the one that
+// just failed) when another broker has queues, and returns it with its
+// master's address.
+func (p *Producer) pick(r *route, out *outgoing, avoid string) (MessageQueue, string, error) {
+	var q MessageQueue
+	switch {
+	case p.opts.Selector != nil:
+		q = p.opts.Selector.Select(out.msg, r.pub)
+	default:
+		n := uint32(len(r.pub))
+		q = r.pub[r.next.Add(1)%n]
+		for i := uint32(1); i < n && avoid != "" && q.BrokerName == avoid; i++ {
+			q = r.pub[r.next.Add(1)%n]
+		}
+	}
+	addr := p.c.routes.brokerAddr(q.BrokerName, 0)
+	if addr == "" {
+		p.c.refreshSoon()
+		return q, "", fmt.Errorf("%w: no master for %q", ErrBrokerNotFound, q.BrokerName)
+	}
+	return q, addr, nil
+}
+
+// Send sends msg and waits until the broker stored it. It retries on
+// another broker after a transport failure or a retryable refusal (see
+// the package documentation), up to MaxAttempts attempts within ctx's
+// deadline (Options.RequestTimeout when ctx has none).
+//
+// A broker that stored the message but could not flush it in time gives
+// a result whose Status says so, and no error.
+func (p *Producer) Send(ctx context.Context, msg *Message) (SendResult, error) {
+	if err := p.checkOpen(); err != nil {
+		return SendResult{}, err
+	}
+	out, err := p.prepare(msg)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return p.sendSync(ctx, out)
+}
+
+// SendBatch sends msgs, which must share one topic and have no delay
+// level, in one request (SEND_BATCH_MESSAGE) to one queue, where they get
+// consecutive offsets. Retries as Send does. The result's QueueOffset is
+// the first message's.
+func (p *Producer) SendBatch(ctx context.Context, msgs ...*Message) (SendResult, error) {
+	if err := p.checkOpen(); err != nil {
+		return SendResult{}, err
+	}
+	out, err := p.prepareBatch(msgs)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return p.sendSync(ctx, out)
+}
+
+func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, error) {
+	ctx, cancel := p.c.withTimeout(ctx)
+	defer cancel()
+	var avoid string
+	var lastErr error
+	for attempt := 1; attempt <= p.opts.MaxAttempts; attempt++ {
+		r, err := p.publishRoute(ctx, out.topic)
+		if err != nil {
+			return SendResult{}, err
+		}
+		q, addr, err := p.pick(r, out, avoid)
+		if err == nil {
+			var resp *remoting.Command
+			if resp, err = p.c.invoke(ctx, addr, p.request(out, q)); err == nil {
+				var res SendResult
+				if res, err = out.result(q, addr, resp); err == nil {
+					return res, nil
+				}
+			} else {
+				err = fmt.Errorf("client: send to %s (%s): %w", q, addr, err)
+			}
+		}
+		lastErr = err
+		if !p.retryable(ctx, err) {
+			break
+		}
+		avoid = q.BrokerName
+		p.c.log.Debug("send failed, retrying", "queue", q, "attempt", attempt, "err", err)
+	}
+	return SendResult{}, lastErr
+}
+
+// retryable reports whether a sync send that failed with err is tried
+// again; it also asks for fresh routes when err suggests they are stale.
+func (p *Producer) retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+		return false
+	}
+	var be *BrokerError
+	if errors.As(err, &be) {
+		if be.Code == CodeTopicNotExist || be.Code == CodeNoPermission {
+			p.c.refreshSoon()
+		}
+		return retryableSendCode(be.Code)
+	}
+	if errors.Is(err, ErrBadResponse) {
+		return false
+	}
+	p.c.refreshSoon() // unreachable broker, or no master: the route may have moved
+	return true
+}
+
+// SendAsync sends msg and returns once the request is on its way; cb
+// receives the result or the error exactly once, unless SendAsync itself
+// returns an error, in which case cb is never called. Async sends are not
+// retried. At most MaxInFlight are outstanding; SendAsync waits for room
+// while ctx allows.
+//
+// ctx bounds the whole send, response included (Options.RequestTimeout
+// when it has no deadline): cancelling it fails the send.
+//
+// cb runs on the connection's reader goroutine: it must return quickly
+// and must not call Send or SendAsync on this producer (it would wait for
+// responses that only this goroutine can read). Close waits for every cb.
+func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(SendResult, error)) error {
+	if cb == nil {
+		return fmt.Errorf("%w: nil callback", ErrInvalidOptions)
+	}
+	if err := p.checkOpen(); err != nil {
+		return err
+	}
+	out, err := p.prepare(msg)
+	if err != nil {
+		return err
+	}
+	select {
+	case p.window <- struct{}{}:
+	case <-p.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("client: waiting for room to send: %w", ctx.Err())
+	}
+	if err := p.sendAsync(ctx, out, cb); err != nil {
+		<-p.window
+		return err
+	}
+	return nil
+}
+
+func (p *Producer) sendAsync(ctx context.Context, out *outgoing, cb func(SendResult, error)) error {
+	r, err := p.publishRoute(ctx, out.topic)
+	if err != nil {
+		return err
+	}
+	q, addr, err := p.pick(r, out, "")
+	if err != nil {
+		return err
+	}
+	err = p.c.rc.InvokeAsync(ctx, addr, p.request(out, q), func(resp *remoting.Command, err error) {
+		var res SendResult
+		if err == nil {
+			res, err = out.result(q, addr, resp)
+		} else {
+			err = fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
+		}
+		cb(res, err)
+		<-p.window
+	})
+	if err != nil {
+		return fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
+	}
+	return nil
+}
+
+// SendOneway sends msg without waiting for, or getting, the broker's
+// answer: it returns once the request is queued on the connection. It is
+// the cheapest and the least reliable way to send; it is not retried.
+func (p *Producer) SendOneway(ctx context.Context, msg *Message) error {
+	if err := p.checkOpen(); err != nil {
+		return err
+	}
+	out, err := p.prepare(msg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := p.c.withTimeout(ctx)
+	defer cancel()
+	r, err := p.publishRoute(ctx, out.topic)
+	if err != nil {
+		return err
+	}
+	q, addr, err := p.pick(r, out, "")
+	if err != nil {
+		return err
+	}
+	if err := p.c.rc.InvokeOneway(ctx, addr, p.request(out, q)); err != nil {
+		return fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
+	}
+	return nil
+}
