@@ -96,7 +96,13 @@ func (cl *Client) dial(ctx context.Context, addr string, d *dialing) (*Conn, err
 	var dialer net.Dialer
 	nc, err := dialer.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		err = fmt.Errorf("remoting: connect %s: %w", addr, err)
+		if ctxErr := dctx.Err(); ctxErr != nil {
+			// Keep errors.Is(err, context.DeadlineExceeded) true, as for
+			// every other timeout in this package.
+			err = fmt.Errorf("remoting: connect %s: %w (%w)", addr, ctxErr, err)
+		} else {
+			err = fmt.Errorf("remoting: connect %s: %w", addr, err)
+		}
 		cl.mu.Lock()
 		if cl.conns[addr] == d {
 			delete(cl.conns, addr)
