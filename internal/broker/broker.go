@@ -1,0 +1,440 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorocket/gorocket/internal/broker/configfile"
+	"github.com/gorocket/gorocket/internal/broker/longpoll"
+	"github.com/gorocket/gorocket/internal/broker/nsclient"
+	"github.com/gorocket/gorocket/internal/broker/offset"
+	"github.com/gorocket/gorocket/internal/broker/subscription"
+	"github.com/gorocket/gorocket/internal/broker/topic"
+	"github.com/gorocket/gorocket/internal/filter"
+	"github.com/gorocket/gorocket/internal/message"
+	"github.com/gorocket/gorocket/internal/protocol"
+	"github.com/gorocket/gorocket/internal/remoting"
+	"github.com/gorocket/gorocket/internal/store"
+)
+
+// Errors of the broker's lifecycle.
+var (
+	ErrClosed         = errors.New("broker: closed")
+	ErrAlreadyStarted = errors.New("broker: already started")
+)
+
+// filterCacheSize bounds the compiled SQL92 expressions kept.
+const filterCacheSize = 4096
+
+// clientScanInterval is how often silent clients are looked for
+// (ClientHousekeepingService's period).
+const clientScanInterval = 10 * time.Second
+
+// unregisterTimeout bounds UNREGISTER_BROKER at Close.
+const unregisterTimeout = 3 * time.Second
+
+// Broker is one RocketMQ broker.
+type Broker struct {
+	opts      Options
+	storeOpts store.Options
+	log       *slog.Logger
+	bad       *rateLog
+	boot      time.Time
+
+	store     *store.Store
+	topics    *topic.Manager
+	offsets   *offset.Manager
+	groups    *subscription.Manager
+	clients   *registry
+	notifier  *notifier
+	holds     *longpoll.Service[*pullTask]
+	filters   *filter.Cache
+	conns     connTable
+	server    *remoting.Server
+	nsRemote  *remoting.Client
+	registrar *nsclient.Registrar
+	storeHost atomic.Pointer[netip.AddrPort]
+	rewriters []Rewriter
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	stop    chan struct{}
+	loops   sync.WaitGroup
+}
+
+// New returns a broker with the given options; Start runs it. The store's
+// brokerRole follows the broker's.
+func New(opts Options, storeOpts store.Options, log *slog.Logger) (*Broker, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	storeOpts.BrokerRole = opts.BrokerRole
+	if err := storeOpts.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	log = log.With("broker", opts.BrokerName)
+	return &Broker{
+		opts:      opts,
+		storeOpts: storeOpts,
+		log:       log,
+		bad:       newRateLog(log),
+		filters:   filter.NewCache(filterCacheSize),
+		stop:      make(chan struct{}),
+	}, nil
+}
+
+// AddRewriter appends a rewriter to the chain single sends go through
+// before the store. Call it before Start.
+func (b *Broker) AddRewriter(r Rewriter) { b.rewriters = append(b.rewriters, r) }
+
+// Addr returns the address announced to clients and NameServers:
+// brokerIP1 and the port actually bound. It is empty before Start.
+func (b *Broker) Addr() string {
+	if ap := b.storeHost.Load(); ap != nil {
+		return ap.String()
+	}
+	return ""
+}
+
+// Start opens the store and the metadata, listens, and starts serving and
+// registering with the NameServers. On error everything opened is closed
+// again and the broker cannot be started anew.
+func (b *Broker) Start(ctx context.Context) (err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.started:
+		return ErrAlreadyStarted
+	}
+	b.started = true
+	b.boot = time.Now()
+	defer func() {
+		if err != nil {
+			b.closed = true
+			b.shutdown()
+		}
+	}()
+
+	ip := b.opts.announceIP()
+	if b.opts.ListenPort != 0 {
+		b.setStoreHost(netip.AddrPortFrom(ip, uint16(b.opts.ListenPort)))
+	}
+
+	b.clients = newRegistry(time.Now, func(group string, members []*remoting.Conn) {
+		b.notifier.notify(group, members)
+	})
+	b.notifier = newNotifier(b.log)
+	lpOpts := longpoll.DefaultOptions()
+	if !b.opts.LongPollingEnable {
+		lpOpts.RecheckInterval = time.Duration(b.opts.ShortPollingTimeMills) * time.Millisecond
+	}
+	holds, err := longpoll.New(lpOpts, longpoll.Funcs[*pullTask]{
+		Run:    func(t *pullTask) { t.p.rerun(t) },
+		Newest: func(k longpoll.Key) int64 { return b.store.MaxOffsetInQueue(k.Topic, k.QueueID) },
+		Stale:  func(t *pullTask) bool { return t.conn.Err() != nil },
+	}, b.log)
+	if err != nil {
+		return err
+	}
+	b.holds = holds
+
+	st, err := store.Open(b.storeOpts, b.log, store.Hooks{
+		OnMessageArrival: func(topic string, queueID int32, offset, tagsCode, _ int64, props []byte) {
+			holds.OnArrival(topic, queueID, offset, tagsCode, props)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("broker: open store: %w", err)
+	}
+	b.store = st
+	if err := st.Start(ctx); err != nil {
+		return fmt.Errorf("broker: start store: %w", err)
+	}
+	if err := b.openMetadata(ctx); err != nil {
+		return err
+	}
+	if err := b.startRegistrar(); err != nil {
+		return err
+	}
+	if err := b.startServer(ctx, ip); err != nil {
+		return err
+	}
+	holds.Start()
+	b.registrar.Start()
+	b.loops.Add(1)
+	go b.scanClients()
+	b.log.Info("broker started", "addr", b.Addr(), "cluster", b.opts.BrokerClusterName,
+		"brokerId", b.opts.BrokerID, "role", b.opts.BrokerRole, "namesrv", b.opts.NamesrvAddr)
+	return nil
+}
+
+func (b *Broker) setStoreHost(ap netip.AddrPort) { b.storeHost.Store(&ap) }
+
+func (b *Broker) openMetadata(ctx context.Context) error {
+	dir := configfile.Dir(b.storeOpts.StorePathRootDir)
+	to := topic.DefaultOptions()
+	to.BrokerName = b.opts.BrokerName
+	to.ClusterName = b.opts.BrokerClusterName
+	to.AutoCreateTopicEnable = b.opts.AutoCreateTopicEnable
+	to.DefaultTopicQueueNums = b.opts.DefaultTopicQueueNums
+	to.BrokerPermission = b.opts.BrokerPermission
+	to.TraceTopicName = b.opts.MsgTraceTopicName
+	to.ClusterTopicEnable = b.opts.ClusterTopicEnable
+	to.BrokerTopicEnable = b.opts.BrokerTopicEnable
+	to.FS = b.storeOpts.FS
+	topics, err := topic.Open(dir, to, b.log)
+	if err != nil {
+		return fmt.Errorf("broker: topics: %w", err)
+	}
+	b.topics = topics
+
+	oo := offset.DefaultOptions()
+	oo.FlushConsumerOffsetInterval = int64(b.opts.FlushConsumerOffsetInterval)
+	oo.FS = b.storeOpts.FS
+	offsets, err := offset.Open(dir, oo, b.log)
+	if err != nil {
+		return fmt.Errorf("broker: consumer offsets: %w", err)
+	}
+	b.offsets = offsets
+	if err := offsets.Start(ctx); err != nil {
+		return fmt.Errorf("broker: consumer offsets: %w", err)
+	}
+
+	so := subscription.DefaultOptions()
+	so.AutoCreateSubscriptionGroup = b.opts.AutoCreateSubscriptionGroup
+	so.FS = b.storeOpts.FS
+	groups, err := subscription.Open(dir, so, b.log)
+	if err != nil {
+		return fmt.Errorf("broker: subscription groups: %w", err)
+	}
+	b.groups = groups
+	return nil
+}
+
+func (b *Broker) startRegistrar() error {
+	addrs, _ := b.opts.namesrvAddrs() // validated by New
+	rc, err := remoting.NewClient(remoting.DefaultClientOptions(), b.log)
+	if err != nil {
+		return err
+	}
+	b.nsRemote = rc
+	r, err := nsclient.NewRegistrar(nsclient.NewClient(rc), nsclient.RegistrarOptions{
+		Addrs:   addrs,
+		Period:  b.opts.registerPeriod(),
+		Timeout: time.Duration(b.opts.RegisterBrokerTimeoutMills) * time.Millisecond,
+	}, b.registration, b.log)
+	if err != nil {
+		return err
+	}
+	b.registrar = r
+	b.topics.OnChange(r.Kick)
+	return nil
+}
+
+// registration is what the broker registers with each NameServer.
+func (b *Broker) registration() (*nsclient.Registration, error) {
+	ap := b.storeHost.Load()
+	if ap == nil {
+		return nil, errors.New("broker: address not known yet")
+	}
+	return &nsclient.Registration{
+		Header: protocol.RegisterBrokerRequestHeader{
+			BrokerName:   b.opts.BrokerName,
+			BrokerAddr:   ap.String(),
+			ClusterName:  b.opts.BrokerClusterName,
+			HAServerAddr: netip.AddrPortFrom(ap.Addr(), ap.Port()+1).String(),
+			BrokerID:     b.opts.BrokerID,
+		},
+		Body: protocol.RegisterBrokerBody{TopicConfigSerializeWrapper: b.topics.RegistrationWrapper()},
+	}, nil
+}
+
+func (b *Broker) startServer(ctx context.Context, ip netip.Addr) error {
+	so := remoting.DefaultServerOptions(net.JoinHostPort(b.opts.BindAddress, strconv.Itoa(b.opts.ListenPort)))
+	so.IdleTimeout = time.Duration(b.opts.ServerChannelMaxIdleTimeSeconds) * time.Second
+	srv, err := remoting.NewServer(so, b.log)
+	if err != nil {
+		return err
+	}
+	b.server = srv
+	srv.SetConnEvents(remoting.ConnEvents{Close: b.connClosed})
+	b.registerProcessors(srv)
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if ta, ok := srv.Addr().(*net.TCPAddr); ok {
+		b.setStoreHost(netip.AddrPortFrom(ip, uint16(ta.Port)))
+	}
+	return nil
+}
+
+func (b *Broker) connClosed(c *remoting.Conn) {
+	b.conns.remove(c)
+	b.clients.ChannelClosed(c)
+}
+
+func (b *Broker) registerProcessors(s *remoting.Server) {
+	sp := &sendProcessor{
+		cfg: sendConfig{
+			clusterName:    b.opts.BrokerClusterName,
+			maxMessageSize: b.storeOpts.MaxMessageSize,
+			autoCreate:     b.opts.AutoCreateTopicEnable,
+			rejectTxn:      b.opts.RejectTransactionMessage,
+			slave:          b.opts.isSlave(),
+			region:         b.opts.RegionID,
+			traceOn:        strconv.FormatBool(b.opts.TraceOn),
+		},
+		topics:    b.topics,
+		store:     b.store,
+		conns:     &b.conns,
+		storeHost: &b.storeHost,
+		uniq:      message.NewUniqIDGenerator(b.opts.announceIP(), os.Getpid(), uint32(time.Now().UnixNano()), nil),
+		rewriters: b.rewriters,
+		bad:       b.bad,
+	}
+	for _, code := range []protocol.RequestCode{
+		protocol.SendMessage, protocol.SendMessageV2, protocol.SendBatchMessage,
+		protocol.SendReplyMessage, protocol.SendReplyMessageV2,
+	} {
+		s.Register(code, remoting.Inline, sp)
+	}
+
+	pp := &pullProcessor{
+		cfg: pullConfig{
+			slave:                b.opts.isSlave(),
+			slaveReadEnable:      b.opts.SlaveReadEnable,
+			offsetCheckInSlave:   b.storeOpts.OffsetCheckInSlave,
+			longPolling:          b.opts.LongPollingEnable,
+			shortPolling:         time.Duration(b.opts.ShortPollingTimeMills) * time.Millisecond,
+			enablePropertyFilter: b.opts.EnablePropertyFilter,
+		},
+		topics:    b.topics,
+		groups:    b.groups,
+		consumers: b.clients,
+		offsets:   b.offsets,
+		store:     b.store,
+		holds:     b.holds,
+		filters:   b.filters,
+		conns:     &b.conns,
+		storeHost: &b.storeHost,
+		bad:       b.bad,
+	}
+	s.Register(protocol.PullMessage, remoting.Inline, pp)
+
+	(&clientManageProcessor{
+		registry: b.clients, groups: b.groups, topics: b.topics, filters: b.filters,
+		notify: b.opts.NotifyConsumerIDsChangedEnable, bad: b.bad,
+	}).register(s)
+	(&consumerManageProcessor{
+		topics: b.topics, groups: b.groups, offsets: b.offsets, store: b.store, slave: b.opts.isSlave(), bad: b.bad,
+	}).register(s)
+	(&adminTopicProcessor{
+		brokerName: b.opts.BrokerName, topics: b.topics, store: b.store, offsets: b.offsets, bad: b.bad,
+	}).register(s)
+	(&adminGroupProcessor{
+		brokerName: b.opts.BrokerName, groups: b.groups, topics: b.topics, offsets: b.offsets,
+		clients: b.clients, store: b.store, bad: b.bad,
+	}).register(s)
+	(&adminBrokerProcessor{
+		opts: &b.opts, storeOpts: &b.storeOpts, boot: b.boot, stats: b.store.Stats,
+		extra: func(t map[string]string) { t["heldPullRequests"] = strconv.Itoa(b.holds.Len()) },
+	}).register(s)
+	(&queryProcessor{store: b.store, defaultQueryMaxNum: b.opts.DefaultQueryMaxNum, bad: b.bad}).register(s)
+}
+
+// scanClients closes the connections of clients silent for longer than
+// channelExpiredTimeout.
+func (b *Broker) scanClients() {
+	defer b.loops.Done()
+	t := time.NewTicker(clientScanInterval)
+	defer t.Stop()
+	timeout := time.Duration(b.opts.ChannelExpiredTimeout) * time.Millisecond
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		for _, c := range b.clients.Expired(timeout) {
+			b.log.Info("closing the connection of a silent client", "conn", c.RemoteAddr(), "timeout", timeout)
+			_ = c.Close()
+		}
+	}
+}
+
+// Close shuts the broker down: it answers held pulls, stops accepting and
+// drains the requests in flight, unregisters from the NameServers,
+// persists offsets and closes the store. Idempotent.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if !b.started {
+		return nil
+	}
+	return b.shutdown()
+}
+
+// shutdown closes whatever Start opened, in order.
+func (b *Broker) shutdown() error {
+	var errs []error
+	if b.holds != nil {
+		b.holds.Close() // every held pull answered; new ones are not held
+	}
+	if b.server != nil {
+		errs = append(errs, b.server.Close())
+	}
+	close(b.stop)
+	b.loops.Wait()
+	if b.notifier != nil {
+		b.notifier.close()
+	}
+	if b.registrar != nil {
+		b.registrar.Close()
+		if ap := b.storeHost.Load(); ap != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), unregisterTimeout)
+			err := b.registrar.Unregister(ctx, protocol.UnregisterBrokerRequestHeader{
+				BrokerName: b.opts.BrokerName, BrokerAddr: ap.String(),
+				ClusterName: b.opts.BrokerClusterName, BrokerID: b.opts.BrokerID,
+			})
+			cancel()
+			if err != nil {
+				b.log.Warn("unregister from name servers", "err", err)
+			}
+		}
+	}
+	if b.nsRemote != nil {
+		errs = append(errs, b.nsRemote.Close())
+	}
+	if b.offsets != nil {
+		errs = append(errs, b.offsets.Close())
+	}
+	if b.store != nil {
+		errs = append(errs, b.store.Close())
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		b.log.Error("broker closed with errors", "err", err)
+	} else {
+		b.log.Info("broker closed")
+	}
+	return err
+}

@@ -1,0 +1,396 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorocket/gorocket/internal/broker/topic"
+	"github.com/gorocket/gorocket/internal/message"
+	"github.com/gorocket/gorocket/internal/protocol"
+	"github.com/gorocket/gorocket/internal/remoting"
+	"github.com/gorocket/gorocket/internal/store"
+)
+
+// sendTopics is what the send processor needs of the topic table.
+type sendTopics interface {
+	Get(topic string) (protocol.TopicConfig, bool)
+	CreateInSendMessage(topic, defaultTopic, remoteAddr string, clientDefaultQueueNums, topicSysFlag int32) (protocol.TopicConfig, bool, error)
+	CreateInSendMessageBack(topic string, queueNums, perm, topicSysFlag int32) (protocol.TopicConfig, error)
+	BrokerPermission() int32
+}
+
+// messageAppender is what the send processor needs of the store.
+type messageAppender interface {
+	PutMessageAsync(ctx context.Context, msg *message.Inner, done func(store.PutResult, error))
+	PutMessagesAsync(ctx context.Context, msgs []*message.Inner, done func(store.PutResult, error))
+}
+
+// Rewriter may rewrite a single message on its way to the store, or refuse
+// it with a *remoting.Error: the seam for delay levels (topic rewritten to
+// SCHEDULE_TOPIC_XXXX with REAL_TOPIC/REAL_QID), a send to %RETRY% past the
+// maximum reconsume times (to %DLQ%), transaction half messages
+// (RMQ_SYS_TRANS_HALF_TOPIC) and timer properties. It sees the message
+// after validation, with CLUSTER and UNIQ_KEY set, and the configuration of
+// the topic it was sent to. A rewriter that changes Properties must give
+// the message a new slice: the old one may alias the request.
+type Rewriter interface {
+	RewriteSend(m *message.Inner, cfg protocol.TopicConfig) error
+}
+
+// sendConfig is the part of the options the send path reads.
+type sendConfig struct {
+	clusterName    string
+	maxMessageSize int
+	autoCreate     bool
+	rejectTxn      bool
+	slave          bool
+	region         string
+	traceOn        string
+}
+
+// sendProcessor serves SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE and
+// SEND_REPLY_MESSAGE(_V2). It runs inline on the connection's reader and
+// answers when the store reports the append durable.
+type sendProcessor struct {
+	cfg       sendConfig
+	topics    sendTopics
+	store     messageAppender
+	conns     *connTable
+	storeHost *atomic.Pointer[netip.AddrPort]
+	uniq      *message.UniqIDGenerator
+	rewriters []Rewriter
+	bad       *rateLog
+}
+
+// sendTask carries one send from the request to its answer. Pooled: the
+// properties buffer and the batch slices are reused.
+type sendTask struct {
+	p     *sendProcessor
+	conn  *remoting.Conn
+	cs    *connState
+	req   *remoting.Command
+	hdr   protocol.SendMessageRequestHeader
+	batch bool
+
+	inner  message.Inner
+	props  []byte
+	inners []message.Inner
+	ptrs   []*message.Inner
+	done   func(store.PutResult, error) // t.complete, bound once
+}
+
+var sendTaskPool sync.Pool // *sendTask
+
+// maxPooledBatch keeps a huge batch from pinning its slices in the pool.
+const maxPooledBatch = 1024
+
+func (p *sendProcessor) getTask() *sendTask {
+	t, _ := sendTaskPool.Get().(*sendTask)
+	if t == nil {
+		t = &sendTask{props: make([]byte, 0, 256)}
+		t.done = t.complete
+	}
+	t.p = p
+	return t
+}
+
+func (t *sendTask) free() {
+	t.p, t.conn, t.cs, t.req = nil, nil, nil, nil
+	t.hdr = protocol.SendMessageRequestHeader{}
+	t.inner = message.Inner{}
+	t.batch = false
+	if cap(t.props) > 64<<10 {
+		t.props = make([]byte, 0, 256)
+	}
+	t.props = t.props[:0]
+	if cap(t.inners) > maxPooledBatch {
+		t.inners, t.ptrs = nil, nil
+	}
+	clear(t.inners)
+	clear(t.ptrs)
+	t.inners, t.ptrs = t.inners[:0], t.ptrs[:0]
+	sendTaskPool.Put(t)
+}
+
+// ProcessRequest implements remoting.Processor.
+func (p *sendProcessor) ProcessRequest(ctx context.Context, c *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+	t := p.getTask()
+	t.conn, t.req = c, req
+	t.cs = p.conns.get(c)
+	t.batch = req.RequestCode() == protocol.SendBatchMessage
+	if err := protocol.DecodeSendMessageHeader(req.RequestCode(), req.ExtFields, &t.hdr); err != nil {
+		t.free()
+		return nil, p.bad.badHeader(c, req, err)
+	}
+	cfg, err := p.check(t)
+	if err == nil {
+		if t.batch {
+			err = p.buildBatch(t, cfg)
+		} else {
+			err = p.buildSingle(t, cfg)
+		}
+	}
+	if err != nil {
+		t.free()
+		return nil, err
+	}
+	if !t.cs.acquire() {
+		t.free() // the connection closed: nobody to answer
+		return nil, nil
+	}
+	if t.batch {
+		p.store.PutMessagesAsync(ctx, t.ptrs, t.done)
+	} else {
+		p.store.PutMessageAsync(ctx, &t.inner, t.done)
+	}
+	return nil, nil // answered by t.complete; t may already be recycled
+}
+
+// check validates the request and finds (or creates) its topic.
+func (p *sendProcessor) check(t *sendTask) (protocol.TopicConfig, error) {
+	h, c, req := &t.hdr, t.conn, t.req
+	var cfg protocol.TopicConfig
+	if p.cfg.slave {
+		return cfg, p.bad.refuse(c, req, protocol.ServiceNotAvailable, "the broker is a slave; send to its master")
+	}
+	if p.topics.BrokerPermission()&protocol.PermWrite == 0 {
+		return cfg, p.bad.refuse(c, req, protocol.NoPermission, "the broker[%s] sending message is forbidden", p.host())
+	}
+	if err := topic.ValidateTopic(h.Topic); err != nil {
+		return cfg, p.bad.refuse(c, req, protocol.SystemError, "%v", err)
+	}
+	if topic.IsNotAllowedSendTopic(h.Topic) {
+		return cfg, p.bad.refuse(c, req, protocol.NoPermission, "Sending message to topic[%s] is forbidden.", h.Topic)
+	}
+	if n := len(req.Body); n > p.cfg.maxMessageSize {
+		return cfg, p.bad.refuse(c, req, protocol.MessageIllegal,
+			"the message body size %d exceeds maxMessageSize %d", n, p.cfg.maxMessageSize)
+	}
+	if n := len(h.Properties); n > message.MaxPropertiesLength {
+		return cfg, p.bad.refuse(c, req, protocol.MessageIllegal,
+			"the message properties length %d exceeds %d", n, message.MaxPropertiesLength)
+	}
+	if t.batch && topic.IsRetryTopic(h.Topic) {
+		return cfg, p.bad.refuse(c, req, protocol.MessageIllegal, "batch request does not support retry group %s", h.Topic)
+	}
+
+	cfg, ok := p.topics.Get(h.Topic)
+	if !ok {
+		var err error
+		cfg, err = p.createTopic(t)
+		if err != nil {
+			return cfg, p.bad.refuse(c, req, protocol.TopicNotExist,
+				"topic[%s] not exist, apply first please! (%v)", h.Topic, err)
+		}
+	}
+	if cfg.Perm&protocol.PermWrite == 0 {
+		return cfg, p.bad.refuse(c, req, protocol.NoPermission, "the topic[%s] sending message is forbidden", h.Topic)
+	}
+	if h.QueueID < 0 {
+		if cfg.WriteQueueNums <= 0 {
+			return cfg, p.bad.refuse(c, req, protocol.NoPermission, "the topic[%s] has no write queues", h.Topic)
+		}
+		h.QueueID = rand.Int32N(cfg.WriteQueueNums)
+	}
+	if valid := max(cfg.WriteQueueNums, cfg.ReadQueueNums); h.QueueID >= valid {
+		return cfg, p.bad.refuse(c, req, protocol.SystemError,
+			"request queueId[%d] is illegal, topic %s has %d queues, producer %s", h.QueueID, h.Topic, valid, c.RemoteAddr())
+	}
+	return cfg, nil
+}
+
+// createTopic creates a missing topic through its default topic (TBW102),
+// or a missing retry topic, as Java's msgCheck does.
+func (p *sendProcessor) createTopic(t *sendTask) (protocol.TopicConfig, error) {
+	h := &t.hdr
+	var sysFlag int32
+	if h.UnitMode {
+		if topic.IsRetryTopic(h.Topic) {
+			sysFlag = protocol.TopicSysFlagUnitSub
+		} else {
+			sysFlag = protocol.TopicSysFlagUnit
+		}
+	}
+	var err error
+	if p.cfg.autoCreate {
+		var cfg protocol.TopicConfig
+		cfg, _, err = p.topics.CreateInSendMessage(h.Topic, h.DefaultTopic, t.conn.RemoteAddr(), h.DefaultTopicQueueNums, sysFlag)
+		if err == nil {
+			return cfg, nil
+		}
+	} else {
+		err = topic.ErrAutoCreateDisabled
+	}
+	if topic.IsRetryTopic(h.Topic) {
+		return p.topics.CreateInSendMessageBack(h.Topic, 1, protocol.PermRead|protocol.PermWrite, sysFlag)
+	}
+	return protocol.TopicConfig{}, err
+}
+
+func (p *sendProcessor) host() string {
+	if ap := p.storeHost.Load(); ap != nil {
+		return ap.Addr().String()
+	}
+	return ""
+}
+
+// fillCommon sets what every record of the request shares.
+func (p *sendProcessor) fillCommon(t *sendTask, m *message.Inner, cfg protocol.TopicConfig) {
+	h := &t.hdr
+	m.Topic = h.Topic
+	m.QueueID = h.QueueID
+	m.SysFlag = h.SysFlag
+	if cfg.TopicFilterType == protocol.TopicFilterMultiTag {
+		m.SysFlag |= message.SysFlagMultiTags
+	}
+	m.BornTimestamp = h.BornTimestamp
+	m.BornHost = t.cs.bornHost
+	if ap := p.storeHost.Load(); ap != nil {
+		m.StoreHost = *ap
+	}
+	m.ReconsumeTimes = h.ReconsumeTimes
+}
+
+// buildSingle builds the record of a single send: CLUSTER and, when
+// missing, UNIQ_KEY added to the producer's properties.
+func (p *sendProcessor) buildSingle(t *sendTask, cfg protocol.TopicConfig) error {
+	m := &t.inner
+	p.fillCommon(t, m, cfg)
+	m.Flag = t.hdr.Flag
+	m.Body = t.req.Body
+	props := append(t.props[:0], t.hdr.Properties...)
+	if v, ok := message.PropertyValue(props, message.PropertyCluster); !ok || string(v) != p.cfg.clusterName {
+		props = message.AppendProperty(props, message.PropertyCluster, p.cfg.clusterName)
+	}
+	if _, ok := message.PropertyValue(props, message.PropertyUniqClientMessageIDKeyIdx); !ok {
+		props = append(props, message.PropertyUniqClientMessageIDKeyIdx...)
+		props = append(props, message.NameValueSeparator)
+		props = p.uniq.AppendNext(props)
+		props = append(props, message.PropertySeparator)
+	}
+	t.props = props
+	m.Properties = props
+	if len(props) > message.MaxPropertiesLength {
+		return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal,
+			"the message properties length %d exceeds %d", len(props), message.MaxPropertiesLength)
+	}
+	if v, ok := message.PropertyValue(props, message.PropertyTransactionPrepared); ok && strings.EqualFold(string(v), "true") {
+		if p.cfg.rejectTxn {
+			return p.bad.refuse(t.conn, t.req, protocol.NoPermission,
+				"the broker[%s] sending transaction message is forbidden", p.host())
+		}
+	}
+	for _, rw := range p.rewriters {
+		if err := rw.RewriteSend(m, cfg); err != nil {
+			var re *remoting.Error
+			if errors.As(err, &re) {
+				return p.bad.refuse(t.conn, t.req, re.Code, "%s", re.Remark)
+			}
+			return p.bad.refuse(t.conn, t.req, protocol.SystemError, "%v", err)
+		}
+	}
+	return nil
+}
+
+// errBatchEntry reports a batch entry the broker refuses.
+var errBatchEntry = errors.New("broker: bad batch entry")
+
+// buildBatch builds one record per batch entry, each with its own flag,
+// body and properties and the header's other fields. The whole batch is
+// checked before anything is appended.
+func (p *sendProcessor) buildBatch(t *sendTask, cfg protocol.TopicConfig) error {
+	err := message.DecodeBatch(t.req.Body, func(e message.BatchEntry) error {
+		if len(e.Body) > p.cfg.maxMessageSize || len(e.Properties) > message.MaxPropertiesLength {
+			return errBatchEntry
+		}
+		t.inners = append(t.inners, message.Inner{Flag: e.Flag, Body: e.Body, Properties: e.Properties})
+		return nil
+	})
+	if err != nil {
+		return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal, "bad batch body: %v", err)
+	}
+	for i := range t.inners {
+		m := &t.inners[i]
+		p.fillCommon(t, m, cfg)
+		t.ptrs = append(t.ptrs, m)
+	}
+	return nil
+}
+
+// complete answers the send once the store is done with it. It runs on a
+// store goroutine (or on the reader, for a refusal) and must not block for
+// long: the connection owes fewer answers than its write queue holds.
+func (t *sendTask) complete(res store.PutResult, err error) {
+	p, c, req := t.p, t.conn, t.req
+	resp := p.response(t, res, err)
+	if rerr := c.Respond(req, resp); rerr != nil && !errors.Is(rerr, remoting.ErrConnClosed) {
+		p.bad.Log(slog.LevelDebug, "cannot answer send", "conn", c.RemoteAddr(), "err", rerr)
+	}
+	t.cs.release()
+	t.free()
+}
+
+// response maps a store result to the answer, as Java's
+// handlePutMessageResult does.
+func (p *sendProcessor) response(t *sendTask, res store.PutResult, err error) *remoting.Command {
+	var code protocol.ResponseCode
+	remark := ""
+	switch res.Status {
+	case store.PutOK:
+		code = protocol.Success
+	case store.PutFlushDiskTimeout:
+		code = protocol.FlushDiskTimeout
+	case store.PutServiceNotAvailable:
+		code = protocol.ServiceNotAvailable
+		remark = "service not available now: the disk may be full, the broker a slave or shutting down"
+	case store.PutCreateMappedFileFailed:
+		code = protocol.SystemError
+		remark = "create mapped file failed, server is busy or broken"
+	case store.PutMessageIllegal, store.PutPropertiesSizeExceeded:
+		code = protocol.MessageIllegal
+		remark = "the message is illegal: topic, body or properties too long"
+	default:
+		code = protocol.SystemError
+		remark = "unknown error"
+	}
+	if err != nil && code != protocol.FlushDiskTimeout {
+		remark += ": " + err.Error()
+		p.bad.Log(slog.LevelWarn, "send failed in the store", "conn", t.conn.RemoteAddr(), "topic", t.hdr.Topic, "status", res.Status, "err", err)
+	}
+	resp := remoting.NewResponse(t.req, code, remark)
+	if code != protocol.Success && code != protocol.FlushDiskTimeout {
+		return resp
+	}
+	host := t.inner.StoreHost
+	if ap := p.storeHost.Load(); ap != nil {
+		host = *ap
+	}
+	var id string
+	if t.batch {
+		buf := make([]byte, 0, len(t.ptrs)*(message.OffsetMsgIDLenV4+1))
+		for i, m := range t.ptrs {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = message.AppendOffsetMsgID(buf, host, m.CommitLogOffset)
+		}
+		id = string(buf)
+	} else {
+		id = message.OffsetMsgID(host, res.CommitLogOffset)
+	}
+	rh := protocol.SendMessageResponseHeader{
+		MsgID:       id,
+		QueueID:     t.hdr.QueueID,
+		QueueOffset: res.QueueOffset,
+		MsgRegion:   p.cfg.region,
+		TraceOn:     p.cfg.traceOn,
+	}
+	resp.ExtFields = rh.AppendExt(make(protocol.ExtFields, 0, 5))
+	return resp
+}
