@@ -34,9 +34,12 @@ const (
 
 // Command is a RemotingCommand: one request or response.
 //
-// A Command handed to a Conn or Client for sending belongs to the transport
-// until the call returns (and, for bodies with a release callback, until
-// the callback runs); do not modify it meanwhile.
+// A Command handed to a Conn or Client for sending (Respond, Invoke*, a
+// processor's return value) belongs to the transport from then on: do not
+// modify it or its body. Bodies over 2 KiB are written by reference, possibly
+// after the call has returned; to reuse a body's memory, hand it over with
+// SetBodyParts and a release callback, which says when the transport is done
+// with it.
 type Command struct {
 	Code      int32 // request code in requests, response code in responses
 	Language  protocol.LanguageCode
