@@ -160,9 +160,9 @@ type frameReader struct {
 	fields   []protocol.ExtField
 }
 
-// bodyChunk is the largest body allocated up front; longer bodies grow as
-// their bytes arrive, so a peer that announces 16 MiB and sends nothing
-// costs at most this much.
+// bodyChunk is the largest header or body allocated up front; longer ones
+// grow as their bytes arrive, so a peer that announces 16 MiB and sends
+// nothing costs at most this much.
 const bodyChunk = 1 << 20
 
 // read returns the next command. Errors wrapping ErrBadFrame mean the peer
@@ -184,8 +184,8 @@ func (fr *frameReader) read() (*Command, error) {
 
 	var hdr string
 	if hl > 0 {
-		buf := make([]byte, hl)
-		if _, err := io.ReadFull(fr.r, buf); err != nil {
+		buf, err := readBody(fr.r, hl)
+		if err != nil {
 			return nil, noEOF(err)
 		}
 		// buf is never written again: the header strings alias it.

@@ -480,3 +480,26 @@ func FuzzBinaryHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFrameReader feeds arbitrary streams to the connection's frame
+// reader: every outcome is a command, ErrBadFrame, or an EOF.
+func FuzzFrameReader(f *testing.F) {
+	bin, _ := hex.DecodeString(goldenBinaryFrameHex)
+	f.Add(append([]byte(goldenJSONFrame), bin...))
+	f.Add([]byte(goldenJSONFrame)[:20])
+	f.Add([]byte{0, 0, 0, 5, 1, 0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		fr := frameReader{r: bufio.NewReaderSize(bytes.NewReader(stream), 4096), maxFrame: 1 << 16}
+		for range 100 {
+			_, err := fr.read()
+			switch {
+			case err == nil:
+				continue
+			case errors.Is(err, ErrBadFrame), err == io.EOF, err == io.ErrUnexpectedEOF:
+				return
+			default:
+				t.Fatalf("unexpected error %v", err)
+			}
+		}
+	})
+}
