@@ -91,4 +91,28 @@
 // machinery, so a client can serve requests its server sends it
 // (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE) and a server can
 // invoke its clients (GET_CONSUMER_RUNNING_INFO).
+//
+// Spawned processors are bounded per server or client
+// (MaxConcurrentProcessors); past the bound a request is answered
+// SYSTEM_BUSY at once, as a Java broker answers when an executor rejects
+// work. A panicking processor is answered SYSTEM_ERROR and logged; the
+// connection and the server carry on.
+//
+// # Failure
+//
+//   - A malformed frame closes its connection, with a rate-limited log line;
+//     no other connection notices.
+//   - A peer that stops reading is disconnected after WriteTimeout; one that
+//     says nothing is disconnected after IdleTimeout (ConnEvents.Idle runs
+//     first).
+//   - When a connection closes, every invocation pending on it fails at once
+//     with ErrConnClosed, queued frames are dropped (their release callbacks
+//     run) and ConnEvents.Close runs. A client redials on the next call.
+//   - Server.Close stops accepting, answers new requests SERVICE_NOT_AVAILABLE
+//     (which producers retry on another broker), waits up to CloseTimeout for
+//     requests in flight to be answered and written, then closes.
+//
+// Timeouts come from contexts; an invocation whose context has no deadline
+// gets ConnOptions.InvokeTimeout. Every timeout error wraps
+// context.DeadlineExceeded.
 package remoting
