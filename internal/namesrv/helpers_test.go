@@ -125,8 +125,15 @@ type fakeBroker struct {
 var nextBrokerPort atomic.Int32
 
 func newFakeBroker(t *testing.T, cluster, name string, id int64, topics ...string) *fakeBroker {
+	b := brokerSpec(cluster, name, id, topics...)
+	b.cl = newClient(t)
+	return b
+}
+
+// brokerSpec describes a broker without connecting it anywhere.
+func brokerSpec(cluster, name string, id int64, topics ...string) *fakeBroker {
 	b := &fakeBroker{
-		cl: newClient(t), cluster: cluster, name: name, id: id,
+		cluster: cluster, name: name, id: id,
 		addr:    "127.0.0.1:" + strconv.Itoa(20000+int(nextBrokerPort.Add(1))),
 		topics:  map[string]protocol.TopicConfig{},
 		version: protocol.DataVersion{Timestamp: 1_700_000_000_000, Counter: 1},

@@ -77,7 +77,9 @@ func New(opts Options, log *slog.Logger) (*Server, error) {
 		stop:     make(chan struct{}),
 		scanDone: make(chan struct{}),
 	}
-	s.registerProcessors()
+	for _, p := range s.processors() {
+		remote.Register(p.code, p.mode, p.fn)
+	}
 	remote.SetConnEvents(remoting.ConnEvents{Close: s.connClosed})
 	return s, nil
 }
@@ -172,15 +174,18 @@ func (s *Server) connClosed(c *remoting.Conn) {
 	s.routes.ConnClosed(routeinfo.ConnID(c.ID()))
 }
 
-// registerProcessors routes every request code the NameServer serves.
-// Reads of the in-memory tables run inline on the connection's reader;
-// anything that writes a file or decodes a large body gets a goroutine.
-func (s *Server) registerProcessors() {
-	for _, p := range []struct {
-		code protocol.RequestCode
-		mode remoting.Mode
-		fn   remoting.ProcessorFunc
-	}{
+// processor is one request code the NameServer serves.
+type processor struct {
+	code protocol.RequestCode
+	mode remoting.Mode
+	fn   remoting.ProcessorFunc
+}
+
+// processors lists every request code the NameServer serves. Reads of the
+// in-memory tables run inline on the connection's reader; anything that
+// writes a file or decodes a large body gets a goroutine.
+func (s *Server) processors() []processor {
+	return []processor{
 		{protocol.PutKVConfig, remoting.Spawn, s.putKVConfig},
 		{protocol.GetKVConfig, remoting.Inline, s.getKVConfig},
 		{protocol.DeleteKVConfig, remoting.Spawn, s.deleteKVConfig},
@@ -203,7 +208,5 @@ func (s *Server) registerProcessors() {
 		{protocol.RegisterTopicInNamesrv, remoting.Spawn, s.registerTopic},
 		{protocol.GetNamesrvConfig, remoting.Inline, s.getConfig},
 		{protocol.UpdateNamesrvConfig, remoting.Inline, s.updateConfig},
-	} {
-		s.remote.Register(p.code, p.mode, p.fn)
 	}
 }
