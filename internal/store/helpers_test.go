@@ -69,8 +69,14 @@ func put(t testing.TB, s *Store, m *message.Inner) PutResult {
 	return r
 }
 
+// testingT is what both *testing.T and *rapid.T provide.
+type testingT interface {
+	require.TestingT
+	Helper()
+}
+
 // waitDispatched polls until every published record is dispatched.
-func waitDispatched(t testing.TB, s *Store) {
+func waitDispatched(t testingT, s *Store) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		return s.reputFrom.Load() >= s.cl.DispatchableOffset()

@@ -29,6 +29,7 @@ var (
 	ErrMessageTooLarge = errors.New("store: message too large")
 	ErrFlushTimeout    = commitlog.ErrFlushTimeout
 	ErrWriteFailed     = commitlog.ErrBroken
+	ErrOffsetMismatch  = commitlog.ErrOffsetMismatch // AppendToCommitLog not at the log end
 )
 
 // Hooks are callbacks the broker passes to Open.
