@@ -192,7 +192,7 @@ func (f *File) Save(data []byte) error {
 	defer f.mu.Unlock()
 
 	dir := filepath.Dir(f.path)
-	if err := f.fs.MkdirAll(dir, 0o755); err != nil {
+	if err := f.ensureDir(dir); err != nil {
 		return fmt.Errorf("configfile: save %s: %w", f.path, err)
 	}
 	tmp := f.path + TmpSuffix
@@ -222,6 +222,20 @@ func (f *File) Save(data []byte) error {
 		return fmt.Errorf("configfile: save %s: sync directory: %w", f.path, err)
 	}
 	return nil
+}
+
+// ensureDir creates dir if needed and makes its entry durable in its
+// parent, so that a crash cannot lose the directory with the file.
+func (f *File) ensureDir(dir string) error {
+	if _, err := f.fs.Stat(dir); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := f.fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return f.fs.SyncDir(filepath.Dir(dir))
 }
 
 func (f *File) writeSynced(path string, data []byte) error {

@@ -321,3 +321,22 @@ func TestOptionsValidate(t *testing.T) {
 	_, err := New("x", o, nil)
 	require.Error(t, err)
 }
+
+func TestSaveCreatesTheDirectoryDurably(t *testing.T) {
+	ffs := vfs.NewFaultFS(vfs.Default)
+	var synced []string
+	ffs.SetRule(func(op vfs.Op, path string) error {
+		if op == vfs.OpSyncDir {
+			synced = append(synced, path)
+		}
+		return nil
+	})
+	f, _ := newFile(t, ffs) // {tmp}/config does not exist yet
+	save(t, f, map[string]int{"a": 1})
+	dir := filepath.Dir(f.Path())
+	require.Equal(t, []string{filepath.Dir(dir), dir}, synced, "the new directory's entry, then the file's")
+
+	synced = nil
+	save(t, f, map[string]int{"a": 2})
+	require.Equal(t, []string{dir}, synced)
+}

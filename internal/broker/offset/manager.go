@@ -326,7 +326,8 @@ func (m *Manager) Persist() error {
 }
 
 // Start runs Persist every FlushConsumerOffsetInterval until Close. A
-// failed save is logged and retried at the next tick.
+// failed save is logged and retried at the next tick. ctx is not kept:
+// Close stops the loop.
 func (m *Manager) Start(ctx context.Context) error {
 	m.loopMu.Lock()
 	defer m.loopMu.Unlock()
