@@ -210,10 +210,3 @@ func (s *Server) addWritePermOfBroker(_ context.Context, c *remoting.Conn, req *
 	resp.ExtFields = protocol.EncodeHeader(nil, &protocol.AddWritePermOfBrokerResponseHeader{AddTopicCount: int32(n)})
 	return resp, nil
 }
-
-func connID(c *remoting.Conn) routeinfo.ConnID {
-	if c == nil {
-		return 0
-	}
-	return routeinfo.ConnID(c.ID())
-}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gorocket/gorocket/internal/namesrv/routeinfo"
 	"github.com/gorocket/gorocket/internal/protocol"
 	"github.com/gorocket/gorocket/internal/remoting"
 )
@@ -127,6 +128,13 @@ func remoteAddr(c *remoting.Conn) string {
 		return ""
 	}
 	return c.RemoteAddr()
+}
+
+func connID(c *remoting.Conn) routeinfo.ConnID {
+	if c == nil {
+		return 0
+	}
+	return routeinfo.ConnID(c.ID())
 }
 
 // rateLog lets through at most burst records per interval and counts the

@@ -80,8 +80,9 @@
 // contains control characters, a broker address that is not host:port, a
 // topic name that breaks RocketMQ's rule (1 to 127 characters of
 // [%|a-zA-Z0-9_-]): each gets INVALID_PARAMETER (29) with a remark that
-// names the problem, and a log line rate-limited to a few per second so a
-// flood cannot drown the log. Nothing is changed by a refused request.
+// names the problem, and a log line; at most ten such lines are written
+// per ten seconds, then a count of those suppressed, so a flood cannot
+// drown the log. Nothing is changed by a refused request.
 // Inside an accepted REGISTER_BROKER body, a topic config with a bad name,
 // a negative or absurd (over 65536) queue count or an unknown permission
 // bit is skipped with such a log line, and the rest of the registration

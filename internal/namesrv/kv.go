@@ -39,7 +39,7 @@ func (s *Server) getKVConfig(_ context.Context, c *remoting.Conn, req *remoting.
 			"No config item, Namespace: "+h.Namespace+" Key: "+h.Key), nil
 	}
 	resp := success(req)
-	resp.ExtFields = protocol.EncodeHeader(nil, &protocol.GetKVConfigResponseHeader{Value: v})
+	resp.ExtFields.Set("value", v) // even when empty: the client reads the field
 	return resp, nil
 }
 

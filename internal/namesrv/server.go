@@ -41,6 +41,7 @@ func New(opts Options, log *slog.Logger) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	transportLog := log
 	log = log.With("component", "namesrv")
 	now := opts.Now
 	if now == nil {
@@ -62,7 +63,7 @@ func New(opts Options, log *slog.Logger) (*Server, error) {
 	so := remoting.DefaultServerOptions(opts.Addr())
 	so.IdleTimeout = time.Duration(opts.ServerChannelMaxIdleTimeSeconds) * time.Second
 	so.CloseTimeout = opts.CloseTimeout
-	remote, err := remoting.NewServer(so, log)
+	remote, err := remoting.NewServer(so, transportLog)
 	if err != nil {
 		return nil, fmt.Errorf("namesrv: %w", err)
 	}

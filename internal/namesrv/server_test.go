@@ -442,3 +442,49 @@ func TestCorruptKVConfigRefusesToStart(t *testing.T) {
 	_, err := New(opts, discard)
 	require.ErrorIs(t, err, kvconfig.ErrCorrupt)
 }
+
+func TestBrokerHeartbeatTimeoutAndZone(t *testing.T) {
+	clock := newFakeClock()
+	opts := testOptions(t)
+	opts.Now = clock.Now
+	s := startServer(t, opts, nil)
+	b := newFakeBroker(t, "c1", "broker-a", 0, "T")
+	req := b.registerRequest()
+	// A 5.x broker with acting master on asks for its own timeout and
+	// then sends light heartbeats.
+	req.ExtFields.Set("heartbeatTimeoutMillis", "10000")
+	req.ExtFields.Set("enableActingMaster", "true")
+	req.ExtFields.Set("__ZONE_NAME", "zone-1")
+	resp := invoke(t, b.cl, s.Addr(), req)
+	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+
+	var r protocol.TopicRouteData
+	require.NoError(t, protocol.DecodeBody(route(t, b.cl, s.Addr(), "T").Body, &r))
+	require.Equal(t, "zone-1", r.BrokerDatas[0].ZoneName)
+	require.True(t, r.BrokerDatas[0].EnableActingMaster)
+
+	clock.Advance(9 * time.Second)
+	heartbeat := remoting.NewRequest(protocol.BrokerHeartbeat, protocol.ExtFields{
+		{Key: "clusterName", Value: b.cluster}, {Key: "brokerAddr", Value: b.addr}, {Key: "brokerName", Value: b.name}}, nil)
+	require.Equal(t, protocol.Success, invoke(t, b.cl, s.Addr(), heartbeat).ResponseCode())
+	clock.Advance(9 * time.Second) // 18 s after registering, 9 s after the heartbeat
+	s.scan()
+	require.Equal(t, protocol.Success, route(t, b.cl, s.Addr(), "T").ResponseCode())
+
+	clock.Advance(time.Second + time.Millisecond)
+	s.scan()
+	require.Equal(t, protocol.TopicNotExist, route(t, newClient(t), s.Addr(), "T").ResponseCode(),
+		"10 s of silence is too long for a broker that asked for 10 s")
+}
+
+func TestEmptyKVValue(t *testing.T) {
+	s := startServer(t, testOptions(t), nil)
+	cl := newClient(t)
+	resp := invoke(t, cl, s.Addr(), request(protocol.PutKVConfig, &protocol.PutKVConfigRequestHeader{Namespace: "ns", Key: "k", Value: ""}, nil))
+	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	resp = invoke(t, cl, s.Addr(), request(protocol.GetKVConfig, &protocol.KVConfigRequestHeader{Namespace: "ns", Key: "k"}, nil))
+	require.Equal(t, protocol.Success, resp.ResponseCode())
+	v, ok := resp.ExtFields.Get("value")
+	require.True(t, ok)
+	require.Empty(t, v)
+}
