@@ -27,12 +27,12 @@ func (m *Manager) CreateInSendMessage(topic, defaultTopic, remoteAddr string, cl
 		out     protocol.TopicConfig
 		created bool
 	)
-	err := m.update(func(topics map[string]protocol.TopicConfig) (bool, error) {
-		if cfg, ok := topics[topic]; ok { // created by a concurrent send
+	err := m.update(func(t *table) (bool, error) {
+		if cfg, ok := t.topics[topic]; ok { // created by a concurrent send
 			out = cloneConfig(cfg)
 			return false, nil
 		}
-		def, ok := topics[defaultTopic]
+		def, ok := t.topics[defaultTopic]
 		switch {
 		case !ok:
 			return false, fmt.Errorf("%w: %q (topic %q, producer %s)", ErrDefaultTopicNotFound, clip(defaultTopic), topic, remoteAddr)
@@ -51,7 +51,7 @@ func (m *Manager) CreateInSendMessage(topic, defaultTopic, remoteAddr string, cl
 			TopicFilterType: def.TopicFilterType,
 			TopicSysFlag:    topicSysFlag,
 		}
-		topics[topic] = out
+		t.topics[topic] = out
 		created = true
 		m.log.Info("topic created on send", "topic", topic, "defaultTopic", defaultTopic, "producer", remoteAddr,
 			"queues", queues, "perm", protocol.PermString(out.Perm))
@@ -87,12 +87,12 @@ func (m *Manager) CreateInSendMessageBack(topic string, queueNums, perm, topicSy
 		return protocol.TopicConfig{}, fmt.Errorf("%w: %s: %d queues", ErrInvalidConfig, topic, queueNums)
 	}
 	out := cfg
-	err := m.update(func(topics map[string]protocol.TopicConfig) (bool, error) {
-		if existing, ok := topics[topic]; ok {
+	err := m.update(func(t *table) (bool, error) {
+		if existing, ok := t.topics[topic]; ok {
 			out = cloneConfig(existing)
 			return false, nil
 		}
-		topics[topic] = cfg
+		t.topics[topic] = cfg
 		m.log.Info("topic created on send-back", "topic", topic, "queues", queueNums, "perm", protocol.PermString(perm))
 		return true, nil
 	})

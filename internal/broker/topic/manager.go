@@ -26,10 +26,12 @@ var (
 	ErrPersist                    = errors.New("topic: cannot save the topic table")
 )
 
-// table is one immutable version of the topic table.
+// table is one immutable version of the topic table, with the broker
+// permission it is registered under.
 type table struct {
-	topics  map[string]protocol.TopicConfig
-	version protocol.DataVersion
+	topics     map[string]protocol.TopicConfig
+	version    protocol.DataVersion
+	brokerPerm int32
 }
 
 // Manager is the broker's topic table. All methods are safe for
@@ -40,8 +42,7 @@ type Manager struct {
 	file   *configfile.File
 	system map[string]bool // this broker's own system topics (cluster, broker, reply, trace)
 
-	cur        atomic.Pointer[table]
-	brokerPerm atomic.Int32
+	cur atomic.Pointer[table]
 
 	writeMu sync.Mutex // serializes changes: clone, save, publish
 
@@ -71,7 +72,6 @@ func Open(dir string, opts Options, log *slog.Logger) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{opts: opts, log: log, file: file}
-	m.brokerPerm.Store(opts.BrokerPermission)
 	m.system = map[string]bool{
 		opts.ClusterName: true, opts.BrokerName: true,
 		opts.ClusterName + ReplyTopicSuffix: true, opts.TraceTopicName: true,
@@ -97,7 +97,7 @@ func Open(dir string, opts Options, log *slog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("topic: load: %w", err)
 	}
 	log.Info("topic table loaded", "topics", len(topics), "fromFile", found, "dataVersion", version)
-	m.cur.Store(&table{topics: topics, version: version})
+	m.cur.Store(&table{topics: topics, version: version, brokerPerm: opts.BrokerPermission})
 	return m, nil
 }
 
@@ -168,32 +168,36 @@ func (m *Manager) Topics() []string {
 // the NameServers: when the broker permission lacks read or write, each
 // topic's permission is masked by it (Java's registerBrokerAll).
 func (m *Manager) RegistrationWrapper() protocol.TopicConfigSerializeWrapper {
-	topics, version := m.Snapshot()
-	perm := m.brokerPerm.Load()
-	if perm&protocol.PermRead == 0 || perm&protocol.PermWrite == 0 {
-		for name, cfg := range topics {
-			cfg.Perm &= perm
-			topics[name] = cfg
+	t := m.cur.Load()
+	topics := make(map[string]protocol.TopicConfig, len(t.topics))
+	mask := t.brokerPerm&protocol.PermRead == 0 || t.brokerPerm&protocol.PermWrite == 0
+	for name, cfg := range t.topics {
+		cfg = cloneConfig(cfg)
+		if mask {
+			cfg.Perm &= t.brokerPerm
 		}
+		topics[name] = cfg
 	}
-	return protocol.TopicConfigSerializeWrapper{TopicConfigTable: topics, DataVersion: version}
+	return protocol.TopicConfigSerializeWrapper{TopicConfigTable: topics, DataVersion: t.version}
 }
 
 // BrokerPermission returns the current broker permission.
-func (m *Manager) BrokerPermission() int32 { return m.brokerPerm.Load() }
+func (m *Manager) BrokerPermission() int32 { return m.cur.Load().brokerPerm }
 
 // SetBrokerPermission changes the broker permission (wipe or add write
 // permission, updateBrokerConfig). It bumps the DataVersion so the
-// NameServers take the new permissions, and calls the listeners.
+// NameServers take the new permissions, and calls the listeners. The
+// permission itself is not saved: after a restart it is
+// Options.BrokerPermission again, as in Java.
 func (m *Manager) SetBrokerPermission(perm int32) error {
 	if perm&^permMask != 0 {
 		return fmt.Errorf("%w: broker permission %d has unknown bits", ErrInvalidConfig, perm)
 	}
-	return m.update(func(map[string]protocol.TopicConfig) (bool, error) {
-		if m.brokerPerm.Load() == perm {
+	return m.update(func(t *table) (bool, error) {
+		if t.brokerPerm == perm {
 			return false, nil
 		}
-		m.brokerPerm.Store(perm)
+		t.brokerPerm = perm
 		m.log.Info("broker permission changed", "perm", protocol.PermString(perm))
 		return true, nil
 	})
@@ -220,12 +224,12 @@ func (m *Manager) CreateOrUpdate(cfg protocol.TopicConfig) error {
 		return err
 	}
 	cfg = cloneConfig(cfg)
-	return m.update(func(topics map[string]protocol.TopicConfig) (bool, error) {
-		old, ok := topics[cfg.TopicName]
+	return m.update(func(t *table) (bool, error) {
+		old, ok := t.topics[cfg.TopicName]
 		if ok && equalConfig(old, cfg) {
 			return false, nil
 		}
-		topics[cfg.TopicName] = cfg
+		t.topics[cfg.TopicName] = cfg
 		if ok {
 			m.log.Info("topic updated", "topic", cfg.TopicName, "old", old, "new", cfg)
 		} else {
@@ -237,11 +241,11 @@ func (m *Manager) CreateOrUpdate(cfg protocol.TopicConfig) error {
 
 // Delete removes a topic; ErrNotFound if it does not exist.
 func (m *Manager) Delete(topic string) error {
-	return m.update(func(topics map[string]protocol.TopicConfig) (bool, error) {
-		if _, ok := topics[topic]; !ok {
+	return m.update(func(t *table) (bool, error) {
+		if _, ok := t.topics[topic]; !ok {
 			return false, fmt.Errorf("%w: %q", ErrNotFound, clip(topic))
 		}
-		delete(topics, topic)
+		delete(t.topics, topic)
 		m.log.Info("topic deleted", "topic", topic)
 		return true, nil
 	})
@@ -250,19 +254,17 @@ func (m *Manager) Delete(topic string) error {
 // update runs fn on a private copy of the table; when fn reports a
 // change, the copy gets the next DataVersion, is saved, and then replaces
 // the table, and the listeners run. Changes are serialized.
-func (m *Manager) update(fn func(topics map[string]protocol.TopicConfig) (changed bool, err error)) error {
+func (m *Manager) update(fn func(next *table) (changed bool, err error)) error {
 	m.writeMu.Lock()
 	old := m.cur.Load()
-	next := &table{topics: maps.Clone(old.topics)}
-	permBefore := m.brokerPerm.Load()
-	changed, err := fn(next.topics)
+	next := &table{topics: maps.Clone(old.topics), brokerPerm: old.brokerPerm}
+	changed, err := fn(next)
 	if err != nil || !changed {
 		m.writeMu.Unlock()
 		return err
 	}
 	next.version = old.version.Next(m.opts.Now().UnixMilli())
 	if err := m.save(next); err != nil {
-		m.brokerPerm.Store(permBefore)
 		m.writeMu.Unlock()
 		m.log.Error("topic change not applied: save failed", "err", err)
 		return err
