@@ -47,11 +47,11 @@ func DefaultOptions() Options {
 // Validate reports every invalid field.
 func (o *Options) Validate() error {
 	var errs []error
-	for key, name := range map[string]string{
-		"brokerName": o.BrokerName, "brokerClusterName": o.ClusterName, "msgTraceTopicName": o.TraceTopicName,
+	for _, f := range []struct{ key, name string }{
+		{"brokerName", o.BrokerName}, {"brokerClusterName", o.ClusterName}, {"msgTraceTopicName", o.TraceTopicName},
 	} {
-		if err := ValidateTopic(name); err != nil {
-			errs = append(errs, fmt.Errorf("topic: %s: %w", key, err))
+		if err := ValidateTopic(f.name); err != nil {
+			errs = append(errs, fmt.Errorf("topic: %s: %w", f.key, err))
 		}
 	}
 	if o.ClusterName != "" && len(o.ClusterName)+len(ReplyTopicSuffix) > MaxTopicLength {
