@@ -55,6 +55,8 @@ func TestBadRequestsAreRefusedClearly(t *testing.T) {
 			"crc32 not match"},
 		{"register with an address that is not host:port", badRegister(evil, func(r *remoting.Command) { r.ExtFields.Set("brokerAddr", "evil") }),
 			"is not host:port"},
+		{"register with a comma in the address", badRegister(evil, func(r *remoting.Command) { r.ExtFields.Set("brokerAddr", `a,1:"x":1`) }),
+			"is not host:port"},
 		{"register with a port out of range", badRegister(evil, func(r *remoting.Command) { r.ExtFields.Set("brokerAddr", "127.0.0.1:70000") }),
 			"is not host:port"},
 		{"register with a bad HA address", badRegister(evil, func(r *remoting.Command) { r.ExtFields.Set("haServerAddr", "::") }),

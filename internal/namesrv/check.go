@@ -73,15 +73,28 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-// checkAddr accepts host:port with a port in [1, 65535].
+// checkAddr accepts host:port with a port in [1, 65535] and a host of
+// letters, digits and . - _ : % only. Routes carry addresses to clients,
+// and the Go client splits brokerAddrs at commas and strips quotes by
+// hand: anything else in an address would corrupt every route it is in.
 func checkAddr(kind, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
-	if err == nil && host != "" && len(addr) <= maxNameLength {
+	if err == nil && host != "" && len(addr) <= maxNameLength && hostChars(host) {
 		if p, perr := strconv.Atoi(port); perr == nil && p > 0 && p <= 65535 {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: %s %.64q is not host:port", ErrInvalidBroker, kind, addr)
+}
+
+func hostChars(host string) bool {
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':' || c == '%') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkQueueData accepts a topic's queue counts and permission.

@@ -488,3 +488,17 @@ func TestEmptyKVValue(t *testing.T) {
 	require.True(t, ok)
 	require.Empty(t, v)
 }
+
+func TestIPv6AndHostNameAddresses(t *testing.T) {
+	s := startServer(t, testOptions(t), nil)
+	for i, addr := range []string{"[::1]:10911", "broker-1.example.com:10911", "[fe80::1%eth0]:10911"} {
+		b := newFakeBroker(t, "c1", "broker-"+string(rune('a'+i)), 0, "T")
+		b.addr = addr
+		b.register(t, s.Addr())
+	}
+	var r protocol.TopicRouteData
+	require.NoError(t, protocol.DecodeBody(route(t, newClient(t), s.Addr(), "T").Body, &r))
+	require.Equal(t, "[::1]:10911", r.BrokerDatas[0].MasterAddr())
+	require.Equal(t, "broker-1.example.com:10911", r.BrokerDatas[1].MasterAddr())
+	require.Equal(t, "[fe80::1%eth0]:10911", r.BrokerDatas[2].MasterAddr())
+}
