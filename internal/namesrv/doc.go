@@ -77,7 +77,9 @@
 // does not parse, a REGISTER_BROKER body that is not JSON, is compressed
 // (compressedRegister=true, whose custom binary layout is not supported),
 // or fails its bodyCrc32, a broker or cluster name that is empty or
-// contains control characters, a broker address that is not host:port, a
+// contains control characters, a broker address that is not host:port
+// (with a host of letters, digits and . - _ : % only: the Go client
+// parses brokerAddrs by splitting at commas and stripping quotes), a
 // topic name that breaks RocketMQ's rule (1 to 127 characters of
 // [%|a-zA-Z0-9_-]): each gets INVALID_PARAMETER (29) with a remark that
 // names the problem, and a log line; at most ten such lines are written
@@ -87,6 +89,12 @@
 // a negative or absurd (over 65536) queue count or an unknown permission
 // bit is skipped with such a log line, and the rest of the registration
 // stands: one odd topic must not take a whole broker out of the routes.
+//
+// Other failures answer SYSTEM_ERROR (1) with the reason: a KV change that
+// could not be written to disk (and was undone), and a registration for a
+// brokerId that another address holds with a newer stateVersion. Brokers
+// older than 3.0.11, whose REGISTER_BROKER body is a bare topic-config
+// wrapper, are not supported.
 //
 // # Security
 //

@@ -54,6 +54,12 @@ func TestRouteJSONForms(t *testing.T) {
 	}
 }
 
+func TestUnknownCodeNotSupported(t *testing.T) {
+	s := startServer(t, testOptions(t), nil)
+	resp := invoke(t, newClient(t), s.Addr(), request(protocol.SendMessage, nil, nil))
+	require.Equal(t, protocol.RequestCodeNotSupported, resp.ResponseCode())
+}
+
 func TestRouteOfUnknownTopic(t *testing.T) {
 	s := startServer(t, testOptions(t), nil)
 	resp := route(t, newClient(t), s.Addr(), "NoSuchTopic")
