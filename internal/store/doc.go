@@ -86,30 +86,49 @@
 // per-topic/queue counter; PREPARED and ROLLBACK records get 0 and do not
 // advance it) and the store timestamp, and encodes the record into the
 // commit log's write buffer (one copy of the body). A committer goroutine
-// writes the buffer out with pwrite(2) in whatever batch has accumulated
-// and publishes it; readers map segments read-only and only look below
-// the published offset. We measured memcpy into a shared writable mapping
-// against pwrite on this machine (docs/benchmarks.md, Store): with a
-// group commit every 64 KiB, fdatasync after mapped writes cost about
-// twice as much per record, because every page the flush cleans must be
-// write-protected again in the writer's mapping. Writing with pwrite also
-// makes write errors ordinary errors instead of signals. Segments are
-// preallocated with fallocate(2) by a background goroutine (and, under
-// SYNC_FLUSH or warmMapedFileEnable, zero-filled and synced so that later
-// fdatasyncs need no extent conversion), so a roll never waits for file
-// creation, and a full disk shows as an error when a segment is created,
-// never as SIGBUS.
+// swaps the buffer out and writes it with pwrite(2) in whatever batch has
+// accumulated, then publishes it; readers map segments read-only and only
+// look below the published offset.
+//
+// Why pwrite and not memcpy into a writable shared mapping: measured on
+// this machine (docs/benchmarks.md, Store), with an fdatasync every
+// 64 KiB, 1 KiB records cost about 5 µs each written through the mapping
+// against about 2.2 µs written with 64 KiB pwrites: each page a flush
+// cleans has to be write-protected again in the writer's page tables
+// (and the TLB shot down on the other CPU) and faults again on the next
+// write. Without flushes the two are within 10% of each other. pwrite
+// also turns write errors into errors instead of SIGBUS, and keeps stray
+// writes out of the mapped log.
+//
+// Segments are preallocated with fallocate(2) by a background goroutine,
+// one ahead of the writer, under a temporary name that is renamed into
+// place (and the directory synced) once complete. Under SYNC_FLUSH (or
+// warmMapedFileEnable) they are also zero-filled and synced, so that
+// later fdatasyncs overwrite written extents and need no journal commit
+// (half the cost per sync on this disk). The first segment is created by
+// Start. So an append never waits for a file, a crash never leaves a
+// short segment, and a full disk shows up as an error when a segment is
+// prepared, never as SIGBUS.
 //
 // An append is acknowledged (its callback runs, PutMessage returns) when
 // it is durable per flushDiskType: under ASYNC_FLUSH once its bytes are in
 // the page cache (they survive kill -9), under SYNC_FLUSH once an
-// fdatasync covering it returned. SYNC_FLUSH is a group commit: one
-// flusher goroutine syncs whatever has been committed and completes every
-// waiter at or below the flushed offset, so one fdatasync acknowledges
-// many appends. A flush that fails or exceeds syncFlushTimeout returns an
-// error (FLUSH_DISK_TIMEOUT), never OK. A failed pwrite or fdatasync
-// makes the commit log refuse further writes until restart (the page
-// cache can no longer be trusted); reads keep working.
+// fdatasync covering it returned. SYNC_FLUSH is a group commit run by the
+// committer itself: write out the buffer, fdatasync, complete every
+// waiter at or below the flushed offset; appends that arrive meanwhile
+// form the next group. After completing a group the committer lingers
+// (at most 50 µs, yielding) while the writers it just woke append again,
+// so synchronous writers share one sync instead of alternating between
+// two half-size groups. A flush that fails or exceeds syncFlushTimeout
+// (a watchdog goroutine times waiters out even while fdatasync hangs)
+// returns an error (FLUSH_DISK_TIMEOUT), never OK. A failed pwrite or
+// fdatasync makes the commit log refuse further writes until restart
+// (the page cache can no longer be trusted); reads keep working.
+//
+// PutMessageAsync is the form the broker should use on its connection
+// readers: it returns at once and calls back when the append is durable,
+// so one connection can have any number of appends in one group commit.
+// PutMessage wraps it and blocks. Neither allocates per message.
 //
 // # Dispatch
 //

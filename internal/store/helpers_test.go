@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		runCrashChild(dir) // never returns
 	}
+	if dir := os.Getenv(fillChildEnv); dir != "" {
+		runFillChild(dir) // never returns
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -150,8 +150,11 @@ func (o *Options) Validate() error {
 	if o.MaxMessageSize < 1024 {
 		bad("maxMessageSize %d below 1024", o.MaxMessageSize)
 	}
-	if o.MappedFileSizeCommitLog < int64(o.MaxMessageSize)+8 || o.MappedFileSizeCommitLog > math.MaxInt32*4 {
+	if o.MappedFileSizeCommitLog < int64(o.MaxMessageSize)+8 {
 		bad("mappedFileSizeCommitLog %d must hold maxMessageSize (%d) + 8", o.MappedFileSizeCommitLog, o.MaxMessageSize)
+	}
+	if o.MappedFileSizeCommitLog > 1<<36 || o.MappedFileSizeConsumeQueue > 1<<36 {
+		bad("segment sizes above 64 GiB")
 	}
 	if o.MappedFileSizeConsumeQueue < consumequeue.UnitSize {
 		bad("mappedFileSizeConsumeQueue %d below one unit", o.MappedFileSizeConsumeQueue)

@@ -32,6 +32,13 @@ func (s *Store) MaxOffsetInQueue(topic string, queueID int32) int64 {
 	return 0
 }
 
+// AssignedOffsetInQueue returns the next queue offset an append will get:
+// MaxOffsetInQueue plus appends not yet dispatched (Java's
+// getMaxOffsetInQueue with committed=false).
+func (s *Store) AssignedOffsetInQueue(topic string, queueID int32) int64 {
+	return max(s.cl.QueueOffset(topic, queueID), s.MaxOffsetInQueue(topic, queueID))
+}
+
 // OffsetInQueueByTime returns the first queue offset whose message was
 // stored at or after ts (ms); the max offset if none was.
 func (s *Store) OffsetInQueueByTime(topic string, queueID int32, ts int64) int64 {

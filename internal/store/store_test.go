@@ -32,6 +32,7 @@ func TestPutGetStatuses(t *testing.T) {
 	require.Equal(t, int64(0), s.MinOffsetInQueue("T", 0))
 	require.Equal(t, int64(5), s.MaxOffsetInQueue("T", 0))
 	require.Equal(t, int64(-1), s.MinOffsetInQueue("T", 9))
+	require.Equal(t, int64(5), s.AssignedOffsetInQueue("T", 0))
 
 	r, err = s.GetMessage(ctx, "g", "T", 0, 1, 2, 0, nil)
 	require.NoError(t, err)
