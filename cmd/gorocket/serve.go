@@ -17,6 +17,7 @@ import (
 	"github.com/gorocket/gorocket/internal/broker"
 	"github.com/gorocket/gorocket/internal/config"
 	"github.com/gorocket/gorocket/internal/namesrv"
+	"github.com/gorocket/gorocket/internal/standalone"
 	"github.com/gorocket/gorocket/internal/store"
 )
 
@@ -41,56 +42,34 @@ func standaloneCommand(stdout, stderr io.Writer) *cli.Command {
 			if err != nil {
 				return err
 			}
-			dataDir := cmd.String("data-dir")
-
-			nsOpts := namesrv.DefaultOptions()
-			nsOpts.BindAddress = "127.0.0.1"
-			nsOpts.ListenPort = int(cmd.Int("namesrv-port"))
-			nsOpts.KVConfigPath = filepath.Join(dataDir, "namesrv", "kvConfig.json")
-
-			bOpts, sOpts := broker.DefaultOptions(), store.DefaultOptions()
-			bOpts.BindAddress = "127.0.0.1"
-			bOpts.BrokerIP1 = "127.0.0.1"
-			bOpts.ListenPort = int(cmd.Int("broker-port"))
-			bOpts.AutoCreateTopicEnable = true
-			sOpts.StorePathRootDir = filepath.Join(dataDir, "store")
+			opts := standalone.DefaultOptions()
+			opts.DataDir = cmd.String("data-dir")
+			opts.Namesrv.ListenPort = int(cmd.Int("namesrv-port"))
+			opts.Broker.ListenPort = int(cmd.Int("broker-port"))
+			opts.Store.StorePathRootDir = filepath.Join(opts.DataDir, "store")
 			var overrides []string
 			if cmd.IsSet("broker-port") {
-				overrides = append(overrides, "listenPort="+strconv.Itoa(bOpts.ListenPort))
+				overrides = append(overrides, "listenPort="+strconv.Itoa(opts.Broker.ListenPort))
 			}
 			if cmd.IsSet("data-dir") {
-				overrides = append(overrides, "storePathRootDir="+sOpts.StorePathRootDir)
+				overrides = append(overrides, "storePathRootDir="+opts.Store.StorePathRootDir)
 			}
-			if err := loadConfig(cmd.String("config"), overrides, log, &bOpts, &sOpts); err != nil {
+			if err := loadConfig(cmd.String("config"), overrides, log, &opts.Broker, &opts.Store); err != nil {
 				return err
 			}
 			if cmd.Bool("print-config") {
-				return config.Print(stdout, &bOpts, &sOpts)
+				return config.Print(stdout, &opts.Broker, &opts.Store)
 			}
-
-			ns, err := namesrv.New(nsOpts, log)
+			s, err := standalone.Start(ctx, opts, log)
 			if err != nil {
 				return err
 			}
-			if err := ns.Start(ctx); err != nil {
-				return fmt.Errorf("namesrv: %w", err)
-			}
-			defer closeLogged(log, "namesrv", ns)
-			// The embedded NameServer is the broker's, whatever the file says.
-			bOpts.NamesrvAddr = ns.Addr()
-			b, err := broker.New(bOpts, sOpts, log.With("component", "broker"))
-			if err != nil {
-				return err
-			}
-			if err := b.Start(ctx); err != nil {
-				return fmt.Errorf("broker: %w", err)
-			}
-			defer closeLogged(log, "broker", b)
+			defer closeLogged(log, "standalone", s)
 
 			fmt.Fprintf(stdout, "gorocket %s standalone\n", version)
-			fmt.Fprintf(stdout, "NameServer listening on %s\n", ns.Addr())
-			fmt.Fprintf(stdout, "Broker %s listening on %s, announced to clients as %s\n", bOpts.BrokerName, listenAddr(bOpts.BindAddress, b.Addr()), b.Addr())
-			fmt.Fprintf(stdout, "data in %s\n", dataDir)
+			fmt.Fprintf(stdout, "NameServer listening on %s\n", s.NamesrvAddr())
+			fmt.Fprintf(stdout, "Broker %s listening on %s, announced to clients as %s\n", opts.Broker.BrokerName, listenAddr(opts.Broker.BindAddress, s.BrokerAddr()), s.BrokerAddr())
+			fmt.Fprintf(stdout, "data in %s\n", opts.DataDir)
 			return waitForSignal(ctx, log)
 		},
 	}
