@@ -508,3 +508,17 @@ func TestIPv6AndHostNameAddresses(t *testing.T) {
 	require.Equal(t, "broker-1.example.com:10911", r.BrokerDatas[1].MasterAddr())
 	require.Equal(t, "[fe80::1%eth0]:10911", r.BrokerDatas[2].MasterAddr())
 }
+
+func TestKVWriteFailureAnswersSystemError(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(t)
+	opts.KVConfigPath = dir + "/sub/kvConfig.json"
+	s := startServer(t, opts, nil)
+	require.NoError(t, writeFile(dir+"/sub", "not a directory"))
+	cl := newClient(t)
+	resp := invoke(t, cl, s.Addr(), request(protocol.PutKVConfig, &protocol.PutKVConfigRequestHeader{Namespace: "ns", Key: "k", Value: "v"}, nil))
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "cannot persist")
+	resp = invoke(t, cl, s.Addr(), request(protocol.GetKVConfig, &protocol.KVConfigRequestHeader{Namespace: "ns", Key: "k"}, nil))
+	require.Equal(t, protocol.QueryNotFound, resp.ResponseCode(), "a change that is not on disk is not served either")
+}
