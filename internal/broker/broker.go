@@ -361,9 +361,9 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 // channelExpiredTimeout.
 func (b *Broker) scanClients() {
 	defer b.loops.Done()
-	t := time.NewTicker(clientScanInterval)
-	defer t.Stop()
 	timeout := time.Duration(b.opts.ChannelExpiredTimeout) * time.Millisecond
+	t := time.NewTicker(min(clientScanInterval, timeout/2+1))
+	defer t.Stop()
 	for {
 		select {
 		case <-b.stop:

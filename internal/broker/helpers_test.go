@@ -200,3 +200,10 @@ func (tb *testBroker) waitDispatched(t testing.TB, topic string, queueID int32, 
 	t.Helper()
 	waitFor(t, "dispatch", func() bool { return tb.store.MaxOffsetInQueue(topic, queueID) >= n })
 }
+
+func (tb *testBroker) createTopic(t testing.TB, name string, queues int32) {
+	t.Helper()
+	cfg := protocol.DefaultTopicConfig(name)
+	cfg.ReadQueueNums, cfg.WriteQueueNums = queues, queues
+	require.NoError(t, tb.topics.CreateOrUpdate(cfg))
+}
