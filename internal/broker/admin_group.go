@@ -28,16 +28,21 @@ type groupOffsets interface {
 	DeleteGroup(group string)
 }
 
-// connectionRegistry is what the group admin codes need of the client
-// registries.
-type connectionRegistry interface {
-	ConsumerConnection(group string) (protocol.ConsumerConnection, bool)
-	ProducerConnection(group string) (protocol.ProducerConnection, bool)
+// consumerConnections is what the group admin codes need of the consumer
+// registry.
+type consumerConnections interface {
+	Connections(group string) (protocol.ConsumerConnection, bool)
 	// GroupsSubscribing returns the online groups subscribed to topic.
 	GroupsSubscribing(topic string) []string
 	subscriptions
 	// SubscriptionCount returns how many topics a group subscribes to.
 	SubscriptionCount(group string) int
+}
+
+// producerConnections is what the group admin codes need of the producer
+// registry.
+type producerConnections interface {
+	Connections(group string) (protocol.ProducerConnection, bool)
 }
 
 // consumeStatsStore is what GET_CONSUME_STATS needs of the store.
@@ -57,7 +62,8 @@ type adminGroupProcessor struct {
 	groups     groupTable
 	topics     pullTopics
 	offsets    groupOffsets
-	clients    connectionRegistry
+	consumers  consumerConnections
+	producers  producerConnections
 	store      consumeStatsStore
 	bad        *rateLog
 }
@@ -128,7 +134,7 @@ func (p *adminGroupProcessor) getConsumerConnectionList(_ context.Context, c *re
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
 		return nil, err
 	}
-	cc, ok := p.clients.ConsumerConnection(h.ConsumerGroup)
+	cc, ok := p.consumers.Connections(h.ConsumerGroup)
 	if !ok {
 		return remoting.NewResponse(req, protocol.ConsumerNotOnline, "the consumer group["+clip(h.ConsumerGroup)+"] not online"), nil
 	}
@@ -140,7 +146,7 @@ func (p *adminGroupProcessor) getProducerConnectionList(_ context.Context, c *re
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
 		return nil, err
 	}
-	pc, ok := p.clients.ProducerConnection(h.ProducerGroup)
+	pc, ok := p.producers.Connections(h.ProducerGroup)
 	if !ok {
 		return remoting.NewResponse(req, protocol.SystemError, "the producer group["+clip(h.ProducerGroup)+"] not exist"), nil
 	}
@@ -162,13 +168,13 @@ func (p *adminGroupProcessor) getConsumeStats(_ context.Context, c *remoting.Con
 		topics = p.offsets.TopicsOfGroup(h.ConsumerGroup)
 	}
 	stats := protocol.ConsumeStats{OffsetTable: protocol.MQMap[protocol.OffsetWrapper]{}}
-	subscribed := p.clients.SubscriptionCount(h.ConsumerGroup)
+	subscribed := p.consumers.SubscriptionCount(h.ConsumerGroup)
 	for _, t := range topics {
 		cfg, ok := p.topics.Get(t)
 		if !ok {
 			continue
 		}
-		if _, ok := p.clients.Subscription(h.ConsumerGroup, t); !ok && subscribed > 0 {
+		if _, ok := p.consumers.Subscription(h.ConsumerGroup, t); !ok && subscribed > 0 {
 			continue
 		}
 		for q := range cfg.ReadQueueNums {
@@ -192,7 +198,7 @@ func (p *adminGroupProcessor) queryTopicConsumeByWho(_ context.Context, c *remot
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
 		return nil, err
 	}
-	groups := append(p.clients.GroupsSubscribing(h.Topic), p.offsets.GroupsOfTopic(h.Topic)...)
+	groups := append(p.consumers.GroupsSubscribing(h.Topic), p.offsets.GroupsOfTopic(h.Topic)...)
 	slices.Sort(groups)
 	groups = slices.Compact(groups)
 	if groups == nil {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorocket/gorocket/internal/broker/clients"
 	"github.com/gorocket/gorocket/internal/broker/configfile"
 	"github.com/gorocket/gorocket/internal/broker/longpoll"
 	"github.com/gorocket/gorocket/internal/broker/nsclient"
@@ -54,7 +55,8 @@ type Broker struct {
 	topics    *topic.Manager
 	offsets   *offset.Manager
 	groups    *subscription.Manager
-	clients   *registry
+	consumers *clients.ConsumerManager
+	producers *clients.ProducerManager
 	notifier  *notifier
 	holds     *longpoll.Service[*pullTask]
 	filters   *filter.Cache
@@ -135,10 +137,10 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		b.setStoreHost(netip.AddrPortFrom(ip, uint16(b.opts.ListenPort)))
 	}
 
-	b.clients = newRegistry(time.Now, func(group string, members []*remoting.Conn) {
-		b.notifier.notify(group, members)
-	})
 	b.notifier = newNotifier(b.log)
+	b.consumers = clients.NewConsumerManager(b.log)
+	b.producers = clients.NewProducerManager(b.log)
+	b.consumers.OnGroupEvent(b.groupEvent)
 	lpOpts := longpoll.DefaultOptions()
 	if !b.opts.LongPollingEnable {
 		lpOpts.RecheckInterval = time.Duration(b.opts.ShortPollingTimeMills) * time.Millisecond
@@ -285,7 +287,27 @@ func (b *Broker) startServer(ctx context.Context, ip netip.Addr) error {
 
 func (b *Broker) connClosed(c *remoting.Conn) {
 	b.conns.remove(c)
-	b.clients.ChannelClosed(c)
+	b.consumers.ChannelClosed(c)
+	b.producers.ChannelClosed(c)
+}
+
+// groupEvent pushes NOTIFY_CONSUMER_IDS_CHANGED to the members of a group
+// whose membership or subscriptions changed, when the broker and the group
+// allow it.
+func (b *Broker) groupEvent(group string, ev clients.Event, channels []clients.Channel) {
+	if ev != clients.EventChange || len(channels) == 0 || !b.opts.NotifyConsumerIDsChangedEnable {
+		return
+	}
+	if g, ok := b.groups.Get(group); ok && !g.NotifyConsumerIDsChangedEnable {
+		return
+	}
+	members := make([]*remoting.Conn, 0, len(channels))
+	for _, ch := range channels {
+		if c, ok := ch.(*remoting.Conn); ok {
+			members = append(members, c)
+		}
+	}
+	b.notifier.notify(group, members)
 }
 
 func (b *Broker) registerProcessors(s *remoting.Server) {
@@ -325,7 +347,7 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 		},
 		topics:    b.topics,
 		groups:    b.groups,
-		consumers: b.clients,
+		consumers: b.consumers,
 		offsets:   b.offsets,
 		store:     b.store,
 		holds:     b.holds,
@@ -337,8 +359,8 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 	s.Register(protocol.PullMessage, remoting.Inline, pp)
 
 	(&clientManageProcessor{
-		registry: b.clients, groups: b.groups, topics: b.topics, filters: b.filters,
-		notify: b.opts.NotifyConsumerIDsChangedEnable, bad: b.bad,
+		consumers: b.consumers, producers: b.producers, groups: b.groups, topics: b.topics,
+		filters: b.filters, now: time.Now, bad: b.bad,
 	}).register(s)
 	(&consumerManageProcessor{
 		topics: b.topics, groups: b.groups, offsets: b.offsets, store: b.store, slave: b.opts.isSlave(), bad: b.bad,
@@ -348,7 +370,7 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 	}).register(s)
 	(&adminGroupProcessor{
 		brokerName: b.opts.BrokerName, groups: b.groups, topics: b.topics, offsets: b.offsets,
-		clients: b.clients, store: b.store, bad: b.bad,
+		consumers: b.consumers, producers: b.producers, store: b.store, bad: b.bad,
 	}).register(s)
 	(&adminBrokerProcessor{
 		opts: &b.opts, storeOpts: &b.storeOpts, boot: b.boot, stats: b.store.Stats,
@@ -370,9 +392,14 @@ func (b *Broker) scanClients() {
 			return
 		case <-t.C:
 		}
-		for _, c := range b.clients.Expired(timeout) {
-			b.log.Info("closing the connection of a silent client", "conn", c.RemoteAddr(), "timeout", timeout)
-			_ = c.Close()
+		now := time.Now()
+		_, cs := b.consumers.ScanExpiredChannels(now, timeout)
+		_, ps := b.producers.ScanExpiredChannels(now, timeout)
+		for _, ch := range append(cs, ps...) {
+			if c, ok := ch.(*remoting.Conn); ok && c.Err() == nil {
+				b.log.Info("closing the connection of a silent client", "conn", c.RemoteAddr(), "timeout", timeout)
+				_ = c.Close()
+			}
 		}
 	}
 }

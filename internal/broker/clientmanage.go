@@ -3,7 +3,9 @@ package broker
 import (
 	"context"
 	"log/slog"
+	"time"
 
+	"github.com/gorocket/gorocket/internal/broker/clients"
 	"github.com/gorocket/gorocket/internal/broker/subscription"
 	"github.com/gorocket/gorocket/internal/broker/topic"
 	"github.com/gorocket/gorocket/internal/filter"
@@ -11,25 +13,20 @@ import (
 	"github.com/gorocket/gorocket/internal/remoting"
 )
 
-// clientInfo identifies the client behind a connection, as its heartbeat
-// says.
-type clientInfo struct {
-	ID       string
-	Language protocol.LanguageCode
-	Version  int32
+// consumerRegistry is what client management needs of the consumer
+// registry. Membership changes reach the notifier through the registry's
+// group events, not through these calls.
+type consumerRegistry interface {
+	Register(group string, ch clients.Channel, clientID string, info clients.ConsumerInfo, now time.Time) (membersChanged, subsChanged bool)
+	Unregister(group string, ch clients.Channel)
+	ClientIDs(group string) []string
 }
 
-// clientRegistry is what client management needs of the producer and
-// consumer registries. Membership changes (a consumer joins or leaves a
-// group, its subscriptions change, its connection closes) are reported by
-// the registry through the broker's notifier, not through this interface.
-type clientRegistry interface {
-	RegisterConsumer(c *remoting.Conn, info clientInfo, data *protocol.ConsumerData, notify bool)
-	UnregisterConsumer(c *remoting.Conn, info clientInfo, group string, notify bool)
-	RegisterProducer(c *remoting.Conn, info clientInfo, group string)
-	UnregisterProducer(c *remoting.Conn, info clientInfo, group string)
-	// ConsumerIDs returns the client ids of a group's live members.
-	ConsumerIDs(group string) []string
+// producerRegistry is what client management needs of the producer
+// registry.
+type producerRegistry interface {
+	Register(group string, ch clients.Channel, clientID string, info clients.ProducerInfo, now time.Time)
+	Unregister(group string, ch clients.Channel)
 }
 
 // retryTopicCreator creates a group's %RETRY% topic.
@@ -41,12 +38,13 @@ type retryTopicCreator interface {
 // GET_CONSUMER_LIST_BY_GROUP (38), as Java's ClientManageProcessor and
 // ConsumerManageProcessor do.
 type clientManageProcessor struct {
-	registry clientRegistry
-	groups   groupConfigs
-	topics   retryTopicCreator
-	filters  *filter.Cache
-	notify   bool // notifyConsumerIdsChangedEnable
-	bad      *rateLog
+	consumers consumerRegistry
+	producers producerRegistry
+	groups    groupConfigs
+	topics    retryTopicCreator
+	filters   *filter.Cache
+	now       func() time.Time
+	bad       *rateLog
 }
 
 func (p *clientManageProcessor) register(s *remoting.Server) {
@@ -86,15 +84,11 @@ func (p *clientManageProcessor) heartBeat(_ context.Context, c *remoting.Conn, r
 		}
 	}
 
-	info := clientInfo{ID: hb.ClientID, Language: req.Language, Version: req.Version}
+	now := p.now()
 	for i := range hb.ConsumerDataSet {
 		cd := &hb.ConsumerDataSet[i]
-		notify := p.notify
-		if g, ok := p.groups.FindOrCreate(cd.GroupName); ok {
-			notify = notify && g.NotifyConsumerIDsChangedEnable
-			if cd.MessageModel != protocol.Broadcasting {
-				p.createRetryTopic(c, req, cd, g)
-			}
+		if g, ok := p.groups.FindOrCreate(cd.GroupName); ok && cd.MessageModel != protocol.Broadcasting {
+			p.createRetryTopic(c, cd, g)
 		}
 		for j := range cd.SubscriptionDataSet {
 			sd := &cd.SubscriptionDataSet[j]
@@ -107,15 +101,18 @@ func (p *clientManageProcessor) heartBeat(_ context.Context, c *remoting.Conn, r
 				}
 			}
 		}
-		p.registry.RegisterConsumer(c, info, cd, notify)
+		p.consumers.Register(cd.GroupName, c, hb.ClientID, clients.ConsumerInfo{
+			ConsumeType: cd.ConsumeType, MessageModel: cd.MessageModel, ConsumeFromWhere: cd.ConsumeFromWhere,
+			Subscriptions: cd.SubscriptionDataSet, Language: req.Language, Version: req.Version,
+		}, now)
 	}
 	for _, pd := range hb.ProducerDataSet {
-		p.registry.RegisterProducer(c, info, pd.GroupName)
+		p.producers.Register(pd.GroupName, c, hb.ClientID, clients.ProducerInfo{Language: req.Language, Version: req.Version}, now)
 	}
 	return remoting.NewResponse(req, protocol.Success, ""), nil
 }
 
-func (p *clientManageProcessor) createRetryTopic(c *remoting.Conn, req *remoting.Command, cd *protocol.ConsumerData, g protocol.SubscriptionGroupConfig) {
+func (p *clientManageProcessor) createRetryTopic(c *remoting.Conn, cd *protocol.ConsumerData, g protocol.SubscriptionGroupConfig) {
 	var sysFlag int32
 	if cd.UnitMode {
 		sysFlag = protocol.TopicSysFlagUnitSub
@@ -136,16 +133,11 @@ func (p *clientManageProcessor) unregisterClient(_ context.Context, c *remoting.
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
 		return nil, err
 	}
-	info := clientInfo{ID: h.ClientID, Language: req.Language, Version: req.Version}
 	if h.ProducerGroup != "" {
-		p.registry.UnregisterProducer(c, info, h.ProducerGroup)
+		p.producers.Unregister(h.ProducerGroup, c)
 	}
 	if h.ConsumerGroup != "" {
-		notify := p.notify
-		if g, ok := p.groups.Get(h.ConsumerGroup); ok {
-			notify = notify && g.NotifyConsumerIDsChangedEnable
-		}
-		p.registry.UnregisterConsumer(c, info, h.ConsumerGroup, notify)
+		p.consumers.Unregister(h.ConsumerGroup, c)
 	}
 	return remoting.NewResponse(req, protocol.Success, ""), nil
 }
@@ -157,7 +149,7 @@ func (p *clientManageProcessor) getConsumerListByGroup(_ context.Context, c *rem
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
 		return nil, err
 	}
-	ids := p.registry.ConsumerIDs(h.ConsumerGroup)
+	ids := p.consumers.ClientIDs(h.ConsumerGroup)
 	if len(ids) == 0 {
 		return remoting.NewResponse(req, protocol.SystemError, "no consumer for this group, "+clip(h.ConsumerGroup)), nil
 	}
