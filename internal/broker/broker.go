@@ -40,6 +40,10 @@ const filterCacheSize = 4096
 // (ClientHousekeepingService's period).
 const clientScanInterval = 10 * time.Second
 
+// firstRegistrationWait bounds how long Start waits for the first
+// registration with the NameServers.
+const firstRegistrationWait = 3 * time.Second
+
 // unregisterTimeout bounds UNREGISTER_BROKER at Close.
 const unregisterTimeout = 3 * time.Second
 
@@ -178,6 +182,15 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}
 	holds.Start()
 	b.registrar.Start()
+	// As Java's start does, register before reporting the broker up, so
+	// that its topics (TBW102 above all) are routable when Start returns;
+	// a NameServer that does not answer delays Start only a little.
+	wctx, cancel := context.WithTimeout(ctx, min(firstRegistrationWait,
+		time.Duration(b.opts.RegisterBrokerTimeoutMills)*time.Millisecond))
+	if err := b.registrar.WaitFirstRound(wctx); err != nil {
+		b.log.Warn("not registered with every name server yet; retrying in the background", "err", err)
+	}
+	cancel()
 	b.loops.Add(1)
 	go b.scanClients()
 	b.log.Info("broker started", "addr", b.Addr(), "cluster", b.opts.BrokerClusterName,

@@ -19,8 +19,11 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// The official Go client leaves package-level goroutines behind.
+		// The official Go client leaves goroutines behind: package-level
+		// ones, and pulls still waiting for their answer (up to 30 s)
+		// after Shutdown closed their connection.
 		goleak.IgnoreAnyFunction("github.com/patrickmn/go-cache.(*janitor).Run"),
+		goleak.IgnoreTopFunction("github.com/apache/rocketmq-client-go/v2/internal/remote.(*ResponseFuture).waitResponse"),
 		goleak.IgnoreTopFunction("github.com/apache/rocketmq-client-go/v2/internal.(*traceDispatcher).process"),
 		goleak.IgnoreAnyFunction("github.com/apache/rocketmq-client-go/v2/primitive.WithRecover"),
 	)

@@ -86,9 +86,11 @@ func TestRegistersWithNameServersAtOnce(t *testing.T) {
 	tb := startBroker(t, func(o *Options, _ *store.Options) {
 		// A hung NameServer first: it must not hold the others up.
 		o.NamesrvAddr = hung + ";" + ns1.Addr() + ";" + ns2.Addr()
+		o.RegisterBrokerTimeoutMills = 500
 	})
 	for _, ns := range []string{ns1.Addr(), ns2.Addr()} {
-		r := tb.waitRoute(t, ns, "TBW102")
+		r, code := tb.route(t, ns, "TBW102")
+		require.Equal(t, protocol.Success, code, "registered before Start returned")
 		require.Len(t, r.BrokerDatas, 1)
 		require.Equal(t, tb.addr, r.BrokerDatas[0].BrokerAddrs[0], "the announced address, with the bound port")
 		require.Equal(t, "broker-a", r.BrokerDatas[0].BrokerName)

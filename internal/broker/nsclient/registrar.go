@@ -68,8 +68,9 @@ type Registrar struct {
 }
 
 type worker struct {
-	addr string
-	kick chan struct{}
+	addr       string
+	kick       chan struct{}
+	firstRound chan struct{} // closed once the first round has ended
 
 	mu     sync.Mutex
 	status Status
@@ -87,7 +88,9 @@ func NewRegistrar(client *Client, opts RegistrarOptions, build func() (*Registra
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registrar{opts: opts, client: client, build: build, log: log, ctx: ctx, cancel: cancel}
 	for _, a := range opts.Addrs {
-		r.workers = append(r.workers, &worker{addr: a, kick: make(chan struct{}, 1), status: Status{Addr: a}})
+		r.workers = append(r.workers, &worker{
+			addr: a, kick: make(chan struct{}, 1), firstRound: make(chan struct{}), status: Status{Addr: a},
+		})
 	}
 	return r, nil
 }
@@ -128,6 +131,21 @@ func (r *Registrar) Status() []Status {
 	return out
 }
 
+// WaitFirstRound waits until the first registration with every NameServer
+// has ended, successfully or not, or ctx ends. A broker waits for it in
+// its start, as Java's does, so that its topics are routable once it is
+// up; a NameServer that does not answer delays that only until ctx ends.
+func (r *Registrar) WaitFirstRound(ctx context.Context) error {
+	for _, w := range r.workers {
+		select {
+		case <-w.firstRound:
+		case <-ctx.Done():
+			return fmt.Errorf("nsclient: first registration with %s: %w", w.addr, ctx.Err())
+		}
+	}
+	return nil
+}
+
 // Close stops registering, cancelling rounds in flight. Idempotent.
 func (r *Registrar) Close() {
 	r.mu.Lock()
@@ -158,14 +176,16 @@ func (r *Registrar) run(w *worker) {
 	defer r.wg.Done()
 	ticker := time.NewTicker(r.opts.Period)
 	defer ticker.Stop()
+	r.registerOnce(w)
+	close(w.firstRound)
 	for {
-		r.registerOnce(w)
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-ticker.C:
 		case <-w.kick:
 		}
+		r.registerOnce(w)
 	}
 }
 

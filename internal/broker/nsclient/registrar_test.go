@@ -144,9 +144,9 @@ func TestRegistrarRegistersWithEveryNameServer(t *testing.T) {
 	require.NoError(t, err)
 	r.Start()
 	defer r.Close()
-
-	a.waitCount(t, 1)
-	b.waitCount(t, 1)
+	require.NoError(t, r.WaitFirstRound(context.Background()))
+	require.Equal(t, 1, a.count(), "registered before WaitFirstRound returns")
+	require.Equal(t, 1, b.count())
 	a.mu.Lock()
 	h, body := a.regs[0], a.bodies[0]
 	a.mu.Unlock()
@@ -191,6 +191,9 @@ func TestRegistrarDeadNameServerDoesNotDelayOthers(t *testing.T) {
 	}, registration, nil)
 	require.NoError(t, err)
 	r.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, r.WaitFirstRound(ctx), context.DeadlineExceeded, "the dead name server's round is still in flight")
 	live.waitCount(t, 1)
 	// The dead one's first round hangs (its timeout is an hour); the live
 	// one keeps registering on every kick.
