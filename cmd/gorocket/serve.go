@@ -86,9 +86,6 @@ func namesrvCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			opts := namesrv.DefaultOptions()
-			if home, err := os.UserHomeDir(); err == nil {
-				opts.KVConfigPath = filepath.Join(home, "namesrv", "kvConfig.json") // RocketMQ's default
-			}
 			if err := loadConfig(cmd.String("config"), nil, log, &opts); err != nil {
 				return err
 			}
