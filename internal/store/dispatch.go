@@ -128,8 +128,14 @@ func (s *Store) dispatchRecord(r *message.Record, notify bool) error {
 		}
 	}
 	if s.opts.MessageIndexEnable {
+		// A missing index entry only costs key lookups: never stall
+		// consumers for it.
 		if err := s.idx.BuildIndex(r); err != nil {
-			return fmt.Errorf("store: index: %w", err)
+			s.stats.indexErrors.Add(1)
+			if now := time.Now().UnixNano(); now-s.stats.lastIndexErrLog.Load() > int64(10*time.Second) {
+				s.stats.lastIndexErrLog.Store(now)
+				s.logger.Error("indexing failed; messages stay consumable but key lookups miss them", "offset", r.PhysicalOffset, "err", err)
+			}
 		}
 	}
 	s.reputTs.Store(r.StoreTimestamp)

@@ -16,6 +16,8 @@ type storeStats struct {
 	getTransferred  atomic.Int64
 
 	lastCleanMinPhy atomic.Int64
+	indexErrors     atomic.Int64
+	lastIndexErrLog atomic.Int64
 
 	mu           sync.Mutex // flushLogics
 	lastThorough time.Time
@@ -41,6 +43,7 @@ type Stats struct {
 	CommitLogFlushes       int64 // fdatasync rounds
 	CommitLogFlushTime     time.Duration
 	ConsumeQueues          int
+	IndexErrors            int64 // records dispatch could not index
 	DiskUsedRatio          float64
 	DiskFull               bool
 	WriteError             string // why the commit log refuses writes, if it does
@@ -65,6 +68,7 @@ func (s *Store) Stats() Stats {
 		CommitLogFlushes:        cs.Flushes.Load(),
 		CommitLogFlushTime:      time.Duration(cs.FlushNanos.Load()),
 		ConsumeQueues:           len(s.cqs.all()),
+		IndexErrors:             s.stats.indexErrors.Load(),
 		DiskUsedRatio:           float64(s.diskRatio.Load()) / 1000,
 		DiskFull:                s.diskFull.Load(),
 	}

@@ -241,3 +241,24 @@ func TestCorruptRecordCutsLogAndQueues(t *testing.T) {
 	require.Len(t, got, 11)
 	require.Equal(t, "new-10", got[10])
 }
+
+func TestIndexFailureDoesNotStallConsumers(t *testing.T) {
+	fs := vfs.NewFaultFS(vfs.Default)
+	o := testOptions(t.TempDir())
+	o.FS = fs
+	o.MaxIndexNum = 8 // a new index file every 7 keys
+	s := openStore(t, o, Hooks{})
+	defer s.Close()
+	fs.SetRule(func(op vfs.Op, path string) error {
+		if op == vfs.OpOpen && filepath.Base(filepath.Dir(path)) == "index" {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	for i := range 20 {
+		put(t, s, msg("T", 0, fmt.Sprint(i), message.PropertyKeys, fmt.Sprint("k", i)))
+	}
+	waitDispatched(t, s)
+	require.Len(t, bodies(t, s, "T", 0, 0), 20)
+	require.Positive(t, s.Stats().IndexErrors)
+}
