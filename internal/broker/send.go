@@ -23,7 +23,11 @@ type sendTopics interface {
 	CreateInSendMessage(topic, defaultTopic, remoteAddr string, clientDefaultQueueNums, topicSysFlag int32) (protocol.TopicConfig, bool, error)
 	CreateInSendMessageBack(topic string, queueNums, perm, topicSysFlag int32) (protocol.TopicConfig, error)
 	BrokerPermission() int32
+	IsSystemTopic(topic string) bool
 }
+
+// errSystemTopic refuses to create a system topic on a client's send.
+var errSystemTopic = errors.New("broker: a system topic is not created by a send")
 
 // messageAppender is what the send processor needs of the store.
 type messageAppender interface {
@@ -79,6 +83,7 @@ type sendTask struct {
 	batch bool
 
 	inner  message.Inner
+	one    [1]*message.Inner // &inner, for the append
 	props  []byte
 	inners []message.Inner
 	ptrs   []*message.Inner
@@ -104,6 +109,7 @@ func (t *sendTask) free() {
 	t.p, t.conn, t.cs, t.req = nil, nil, nil, nil
 	t.hdr = protocol.SendMessageRequestHeader{}
 	t.inner = message.Inner{}
+	t.one[0] = nil
 	t.batch = false
 	if cap(t.props) > 64<<10 {
 		t.props = make([]byte, 0, 256)
@@ -144,11 +150,15 @@ func (p *sendProcessor) ProcessRequest(ctx context.Context, c *remoting.Conn, re
 		t.free() // the connection closed: nobody to answer
 		return nil, nil
 	}
-	if t.batch {
-		p.store.PutMessagesAsync(ctx, t.ptrs, t.done)
-	} else {
-		p.store.PutMessageAsync(ctx, &t.inner, t.done)
+	// Single sends go through PutMessagesAsync too: PutMessageAsync
+	// touches its pooled waiter after the append, which races with a
+	// completion that already recycled it (reported to the store).
+	msgs := t.ptrs
+	if !t.batch {
+		t.one[0] = &t.inner
+		msgs = t.one[:]
 	}
+	p.store.PutMessagesAsync(ctx, msgs, t.done)
 	return nil, nil // answered by t.complete; t may already be recycled
 }
 
@@ -209,6 +219,11 @@ func (p *sendProcessor) check(t *sendTask) (protocol.TopicConfig, error) {
 // or a missing retry topic, as Java's msgCheck does.
 func (p *sendProcessor) createTopic(t *sendTask) (protocol.TopicConfig, error) {
 	h := &t.hdr
+	if p.topics.IsSystemTopic(h.Topic) {
+		// Sends may write existing system topics (rmq_sys_TRACE_DATA_*),
+		// but only the broker or an admin creates them.
+		return protocol.TopicConfig{}, errSystemTopic
+	}
 	var sysFlag int32
 	if h.UnitMode {
 		if topic.IsRetryTopic(h.Topic) {

@@ -151,6 +151,11 @@ func TestSendRefusalsStoreNothing(t *testing.T) {
 			want: protocol.NoPermission, remark: "forbidden",
 		},
 		{
+			name: "system prefix is not auto-created", code: protocol.SendMessage, body: []byte("x"),
+			ext:  func() protocol.ExtFields { h := sendHeader("rmq_sys_mine", 0, ""); return h.AppendExt(nil) },
+			want: protocol.TopicNotExist, remark: "system topic",
+		},
+		{
 			name: "body over maxMessageSize", code: protocol.SendMessage, body: make([]byte, 65<<10),
 			ext:  func() protocol.ExtFields { h := sendHeader("Good", 0, ""); return h.AppendExt(nil) },
 			want: protocol.MessageIllegal, remark: "maxMessageSize",
