@@ -66,7 +66,7 @@ func decodeMessages(body []byte, q MessageQueue, tags []string) ([]MessageExt, e
 			m.Topic = string(r.Topic)
 		}
 		if r.SysFlag&message.SysFlagCompressed != 0 {
-			if m.Body, err = inflate(r.Body, r.SysFlag); err != nil {
+			if m.Body, err = inflate(r.Body, r.SysFlag, maxInflatedBody); err != nil {
 				return nil, fmt.Errorf("%w: pull body: message at offset %d: %w", ErrBadResponse, r.QueueOffset, err)
 			}
 		}
@@ -88,10 +88,11 @@ func hasTag(tags []string, props []byte) bool {
 
 var errTooLarge = errors.New("inflated body too large")
 
-// inflate decompresses a zlib body. Bodies compressed otherwise (LZ4 and
-// ZSTD of 5.x Java producers) are returned as they are, with the
-// compressed bit still set in SysFlag for the application to see.
-func inflate(body []byte, sysFlag int32) ([]byte, error) {
+// inflate decompresses a zlib body of at most limit bytes. Bodies
+// compressed otherwise (LZ4 and ZSTD of 5.x Java producers) are returned as
+// they are, with the compressed bit still set in SysFlag for the
+// application to see.
+func inflate(body []byte, sysFlag int32, limit int) ([]byte, error) {
 	if message.GetCompressionType(sysFlag) != message.CompressionZLIB {
 		return body, nil
 	}
@@ -99,11 +100,11 @@ func inflate(body []byte, sysFlag int32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, maxInflatedBody+1))
+	out, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > maxInflatedBody {
+	if len(out) > limit {
 		return nil, errTooLarge
 	}
 	return out, nil

@@ -136,6 +136,14 @@ func (b *fakeBroker) failNext(codes ...protocol.ResponseCode) {
 	b.mu.Unlock()
 }
 
+// createTopicUnregistered creates a topic the name server does not know
+// yet: the broker has not registered since.
+func (b *fakeBroker) createTopicUnregistered(tc protocol.TopicConfig) {
+	b.mu.Lock()
+	b.topics[tc.TopicName] = tc
+	b.mu.Unlock()
+}
+
 func (b *fakeBroker) createTopic(tc protocol.TopicConfig) {
 	b.mu.Lock()
 	b.topics[tc.TopicName] = tc
@@ -219,9 +227,13 @@ func (b *fakeBroker) onSend(_ context.Context, c *remoting.Conn, req *remoting.C
 		b.topics[h.Topic] = tc
 		defer b.fc.register(b, tc) // after unlocking: the cluster has its own lock
 	}
+	if exists && !b.fc.knows(h.Topic) {
+		defer b.fc.register(b, tc) // a late registration, as a broker's next one
+	}
 	if h.QueueID < 0 || h.QueueID >= tc.WriteQueueNums {
 		b.mu.Unlock()
-		return remoting.NewResponse(req, protocol.InvalidParameter, "bad queue id"), nil
+		// What a broker answers (SendMessageProcessor).
+		return remoting.NewResponse(req, protocol.SystemError, fmt.Sprintf("request queueId[%d] is illegal", h.QueueID)), nil
 	}
 	born, _ := netip.ParseAddrPort(c.RemoteAddr())
 	in := message.Inner{

@@ -46,7 +46,10 @@ func newFakeCluster(t *testing.T, n int) *fakeCluster {
 		s.Register(protocol.DeleteTopicInNamesrv, remoting.Spawn, remoting.ProcessorFunc(fc.onDeleteTopic))
 	})
 	for i := range n {
-		fc.brokers = append(fc.brokers, newFakeBroker(t, fc, "broker-"+string(rune('a'+i))))
+		b := newFakeBroker(t, fc, "broker-"+string(rune('a'+i)))
+		fc.mu.Lock() // the name server's goroutines read brokers
+		fc.brokers = append(fc.brokers, b)
+		fc.mu.Unlock()
 	}
 	for _, b := range fc.brokers {
 		b.createTopic(protocol.TopicConfig{TopicName: "TBW102", ReadQueueNums: 8, WriteQueueNums: 8, Perm: 7})
@@ -78,6 +81,12 @@ func (fc *fakeCluster) register(b *fakeBroker, tc protocol.TopicConfig) {
 	}
 }
 
+func (fc *fakeCluster) knows(topic string) bool {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return len(fc.topics[topic]) > 0
+}
+
 func (fc *fakeCluster) unregister(b *fakeBroker, topic string) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
@@ -106,7 +115,8 @@ func (fc *fakeCluster) count(code protocol.RequestCode) {
 	fc.mu.Unlock()
 }
 
-func (fc *fakeCluster) brokerData(name string) protocol.BrokerData {
+// brokerDataLocked describes broker name; fc.mu is held.
+func (fc *fakeCluster) brokerDataLocked(name string) protocol.BrokerData {
 	for _, b := range fc.brokers {
 		if b.name == name {
 			return protocol.BrokerData{Cluster: fakeClusterName, BrokerName: name, BrokerAddrs: map[int64]string{0: b.addr()}}
@@ -127,13 +137,11 @@ func (fc *fakeCluster) onRoute(_ context.Context, _ *remoting.Conn, req *remotin
 	rd := protocol.TopicRouteData{FilterServerTable: map[string][]string{}}
 	for _, name := range slices.Sorted(maps.Keys(qds)) {
 		rd.QueueDatas = append(rd.QueueDatas, qds[name])
+		rd.BrokerDatas = append(rd.BrokerDatas, fc.brokerDataLocked(name))
 	}
 	fc.mu.Unlock()
 	if len(rd.QueueDatas) == 0 {
 		return remoting.NewResponse(req, protocol.TopicNotExist, "No topic route info in name server for the topic: "+h.Topic), nil
-	}
-	for _, q := range rd.QueueDatas {
-		rd.BrokerDatas = append(rd.BrokerDatas, fc.brokerData(q.BrokerName))
 	}
 	resp := remoting.NewResponse(req, protocol.Success, "")
 	resp.Body = rd.Encode(!fastjson)
@@ -152,10 +160,12 @@ func (fc *fakeCluster) onTopicList(_ context.Context, _ *remoting.Conn, req *rem
 
 func (fc *fakeCluster) onClusterInfo(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
 	ci := protocol.ClusterInfo{BrokerAddrTable: map[string]protocol.BrokerData{}, ClusterAddrTable: map[string][]string{}}
+	fc.mu.Lock()
 	for _, b := range fc.brokers {
-		ci.BrokerAddrTable[b.name] = fc.brokerData(b.name)
+		ci.BrokerAddrTable[b.name] = fc.brokerDataLocked(b.name)
 		ci.ClusterAddrTable[fakeClusterName] = append(ci.ClusterAddrTable[fakeClusterName], b.name)
 	}
+	fc.mu.Unlock()
 	resp := remoting.NewResponse(req, protocol.Success, "")
 	var err error
 	resp.Body, err = protocol.EncodeBody(&ci)

@@ -10,6 +10,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if runSinkIfAsked() {
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -21,6 +21,11 @@ type Producer struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	zlibPool  sync.Pool
+
+	// sendV1 sends single messages with SEND_MESSAGE and full header
+	// names instead of SEND_MESSAGE_V2; only benchmarks set it, to show
+	// why V2 is the default.
+	sendV1 bool
 }
 
 // NewProducer returns a producer of group opts.Group on c. Brokers learn
@@ -165,6 +170,11 @@ func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, err
 		if !p.retryable(ctx, err) {
 			break
 		}
+		if r.fromDefault {
+			// The borrowed route was a guess; the name servers may know
+			// the topic by now (created by an admin, or by this send).
+			p.c.routes.forget(out.topic, r)
+		}
 		avoid = q.BrokerName
 		p.c.log.Debug("send failed, retrying", "queue", q, "attempt", attempt, "err", err)
 	}
@@ -179,10 +189,11 @@ func (p *Producer) retryable(ctx context.Context, err error) bool {
 	}
 	var be *BrokerError
 	if errors.As(err, &be) {
-		if be.Code == CodeTopicNotExist || be.Code == CodeNoPermission {
-			p.c.refreshSoon()
+		if retryableSendCode(be.Code) {
+			p.c.refreshSoon() // a refusal may come from a stale route
+			return true
 		}
-		return retryableSendCode(be.Code)
+		return false
 	}
 	if errors.Is(err, ErrBadResponse) {
 		return false

@@ -187,6 +187,20 @@ func TestSendBorrowsTheDefaultTopicRoute(t *testing.T) {
 	require.Len(t, r.pub, 4)
 }
 
+func TestSendOnABorrowedRouteThatProvesWrongFetchesTheRouteAgain(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	// The broker has the topic with one queue; the name server does not
+	// know it yet, so the producer borrows TBW102's route (four queues).
+	fc.brokers[0].createTopicUnregistered(protocol.TopicConfig{TopicName: "T", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+	c := newTestClient(t, fc)
+	p := newTestProducer(t, c, ProducerOptions{})
+	res, err := p.Send(testCtx(t), &Message{Topic: "T", Body: []byte("x")})
+	require.NoError(t, err)
+	require.Equal(t, 0, res.Queue.QueueID)
+	require.False(t, c.routes.lookup("T").fromDefault, "the real route replaced the borrowed one")
+	require.Equal(t, 2, fc.brokers[0].callCount(protocol.SendMessageV2), "one refusal, one success")
+}
+
 func TestSendWithoutFallbackFailsOnUnknownTopic(t *testing.T) {
 	fc := newFakeCluster(t, 1)
 	p := newTestProducer(t, newTestClient(t, fc), ProducerOptions{DisableTopicFallback: true})

@@ -208,6 +208,20 @@ func (rc *routeCache) store(r *route) (old *route, newAddr bool) {
 	return old, newAddr
 }
 
+// forget drops topic's route if it is still r, so that the next lookup
+// fetches it again.
+func (rc *routeCache) forget(topic string, r *route) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	cur := rc.snap.Load()
+	if cur.topics[topic] != r {
+		return
+	}
+	next := &routeSnapshot{topics: maps.Clone(cur.topics), brokers: cur.brokers}
+	delete(next.topics, topic)
+	rc.snap.Store(next)
+}
+
 // brokerAddr returns the address of broker id of brokerName, or "".
 func (rc *routeCache) brokerAddr(brokerName string, id int64) string {
 	return rc.snap.Load().brokers[brokerName][id]

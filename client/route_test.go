@@ -78,7 +78,9 @@ func TestRouteIsRefreshedPeriodically(t *testing.T) {
 
 func TestRouteAcceptsFastjsonForm(t *testing.T) {
 	fc := newFakeCluster(t, 1)
+	fc.mu.Lock()
 	fc.fastjsonRoutes = true
+	fc.mu.Unlock()
 	fc.createTopic("T", 3)
 	c := newTestClient(t, fc)
 	r, err := NewAdmin(c).TopicRoute(testCtx(t), "T")

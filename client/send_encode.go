@@ -192,11 +192,14 @@ func (p *Producer) request(out *outgoing, q MessageQueue) *remoting.Command {
 		Properties:            out.props,
 		Batch:                 out.batch,
 	}
-	code := protocol.SendMessageV2
-	if out.batch {
-		code = protocol.SendBatchMessage
+	ext := make(protocol.ExtFields, 0, 14)
+	switch {
+	case out.batch:
+		return remoting.NewRequest(protocol.SendBatchMessage, h.AppendExtV2(ext), out.body)
+	case p.sendV1:
+		return remoting.NewRequest(protocol.SendMessage, h.AppendExt(ext), out.body)
 	}
-	return remoting.NewRequest(code, h.AppendExtV2(make(protocol.ExtFields, 0, 14)), out.body)
+	return remoting.NewRequest(protocol.SendMessageV2, h.AppendExtV2(ext), out.body)
 }
 
 // result turns a send response into a SendResult, or the broker's
