@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,11 +106,18 @@ func New(opts Options) (*Client, error) {
 // ID returns the client id brokers know this client by.
 func (c *Client) ID() string { return c.id }
 
-// Close stops the background goroutine and closes every connection;
-// calls still in flight fail. Close producers and consumers first: their
-// final offset commits and pending sends need the connections. Idempotent.
+// Close closes the push consumers still running on the client (which
+// commits their offsets), stops the background goroutine and closes every
+// connection; calls still in flight fail. Close producers first, so that
+// their pending async sends complete. Idempotent.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		consumers := slices.Collect(maps.Values(c.consumers))
+		c.mu.Unlock()
+		for _, pc := range consumers {
+			_ = pc.Close()
+		}
 		c.mu.Lock()
 		c.cancel() // under mu: spawn never starts a goroutine after this
 		c.mu.Unlock()

@@ -268,3 +268,23 @@ func TestPushConsumerHeartbeatCarriesSubscriptions(t *testing.T) {
 	require.Equal(t, []int32{65, 66}, []int32(sd.CodeSet))
 	require.Equal(t, "TAG", sd.ExpressionType)
 }
+
+func TestClientCloseStopsItsConsumers(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	fc.createTopic("T", 2)
+	opts := DefaultOptions(fc.addr())
+	opts.Logger = testLogger(t)
+	c, err := New(opts)
+	require.NoError(t, err)
+	col := newCollector()
+	pc, err := NewPushConsumer(c, fastConsumerOptions("cg"), col.handle)
+	require.NoError(t, err)
+	require.NoError(t, pc.Subscribe("T", Filter{}))
+	require.NoError(t, pc.Start(testCtx(t)))
+	sendN(t, newTestProducer(t, c, ProducerOptions{}), "T", 4, nil)
+	eventually(t, "four messages", func() bool { return col.count() == 4 })
+
+	require.NoError(t, c.Close()) // goleak in TestMain checks nothing is left
+	require.Equal(t, int64(4), fc.brokers[0].offset("cg", "T", 0)+fc.brokers[0].offset("cg", "T", 1), "offsets committed on the way out")
+	require.NoError(t, pc.Close(), "closing again is harmless")
+}
