@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorocket/gorocket/client/internal/sinkbroker"
 	"github.com/gorocket/gorocket/internal/message"
 	"github.com/gorocket/gorocket/internal/protocol"
 	"github.com/gorocket/gorocket/internal/remoting"
 )
 
 // Benchmarks of the client's own cost per message. The server is the sink
-// (sink_test.go) in a child process: allocs/op and client-ns/msg are this
+// (internal/sinkbroker) in a child process: allocs/op and client-ns/msg are this
 // process's alone; ns/op and msgs/s are end to end over loopback on a
 // machine the two processes share.
 
@@ -70,7 +71,7 @@ func benchProducer(b *testing.B, c *Client, inflight int) *Producer {
 // BenchmarkSendAsync is scenario S1's client side: producers × 256
 // async sends in flight, 1 KiB bodies, one connection per producer.
 func BenchmarkSendAsync(b *testing.B) {
-	addr := startSinkProcess(b)
+	addr := sinkbroker.StartProcess(b)
 	for _, hdr := range []string{"binary", "json"} {
 		for _, producers := range []int{1, 4} {
 			b.Run(fmt.Sprintf("%s/producers=%d", hdr, producers), func(b *testing.B) {
@@ -116,7 +117,7 @@ func BenchmarkSendAsync(b *testing.B) {
 // BenchmarkSendSync is scenarios S2 (one sender) and S3 (64 concurrent
 // senders) from the client's side.
 func BenchmarkSendSync(b *testing.B) {
-	addr := startSinkProcess(b)
+	addr := sinkbroker.StartProcess(b)
 	for _, senders := range []int{1, 64} {
 		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
 			p := benchProducer(b, benchClient(b, addr, nil), 1)
@@ -146,7 +147,7 @@ func BenchmarkSendSync(b *testing.B) {
 // BenchmarkPull is scenario S5's client side: pull batches of 1 KiB
 // messages and decode them, from one queue at a time or eight at once.
 func BenchmarkPull(b *testing.B) {
-	addr := startSinkProcess(b)
+	addr := sinkbroker.StartProcess(b)
 	for _, batch := range []int{32, 256} {
 		for _, queues := range []int{1, 8} {
 			b.Run(fmt.Sprintf("batch=%d/queues=%d", batch, queues), func(b *testing.B) {
@@ -233,9 +234,8 @@ func newTestUniq() *message.UniqIDGenerator {
 
 // BenchmarkDecodePull decodes a pull body of 32 records of 1 KiB.
 func BenchmarkDecodePull(b *testing.B) {
-	sk := &sink{batches: map[int32][]byte{}}
-	body := sk.batch("BenchTopic", 32)
-	q := MessageQueue{Topic: "BenchTopic", BrokerName: "sink"}
+	body := sinkbroker.Records("BenchTopic", 32)
+	q := MessageQueue{Topic: "BenchTopic", BrokerName: sinkbroker.BrokerName}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {

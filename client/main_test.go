@@ -7,10 +7,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/gorocket/gorocket/client/internal/sinkbroker"
 )
 
 func TestMain(m *testing.M) {
-	if runSinkIfAsked() {
+	if sinkbroker.RunIfChild() {
 		return
 	}
 	goleak.VerifyTestMain(m)
