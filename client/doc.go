@@ -20,8 +20,9 @@
 // There is no process-wide registry: two Clients are two independent sets
 // of connections with two client ids, which is how a load generator gets
 // one connection per producer. Each type that owns goroutines stops all of
-// them in Close; Close is idempotent. A Client must outlive the producers
-// and consumers built on it: close them first.
+// them in Close; Close is idempotent. Close producers and consumers before
+// their Client (Client.Close closes push consumers still running, so that
+// none is left without connections).
 //
 // Every call that does I/O takes a context. A context without a deadline
 // gets Options.RequestTimeout per request (a sync send's retries share one
@@ -47,7 +48,7 @@
 // Sync sends ([Producer.Send], [Producer.SendBatch]) retry on another broker
 // when the transport fails or the broker answers SYSTEM_ERROR,
 // SERVICE_NOT_AVAILABLE, NO_PERMISSION or TOPIC_NOT_EXIST, up to
-// ProducerOptions.RetryTimes extra attempts within the context's deadline.
+// ProducerOptions.MaxAttempts attempts within the context's deadline.
 // A retried message may be stored twice (at-least-once). Async sends
 // ([Producer.SendAsync]) never retry; at most ProducerOptions.MaxInFlight
 // of them are outstanding per producer, and SendAsync waits for room, so a
@@ -69,6 +70,8 @@
 //
 // A message's Body is read by the transport until the send completes
 // (Send returns, or SendAsync's callback runs); do not modify it before.
+// After a send that failed or timed out, a body over 2 KiB may still sit in
+// the connection's write queue until the connection writes or drops it.
 //
 // Messages returned by a pull alias the response's body: MessageExt.Body and
 // the properties point into one buffer per pull response, which the client

@@ -43,22 +43,22 @@ type ResponseCode int32
 
 // Response codes.
 const (
-	CodeSuccess             = ResponseCode(protocol.Success)
-	CodeSystemError         = ResponseCode(protocol.SystemError)
-	CodeSystemBusy          = ResponseCode(protocol.SystemBusy)
-	CodeNotSupported        = ResponseCode(protocol.RequestCodeNotSupported)
-	CodeFlushDiskTimeout    = ResponseCode(protocol.FlushDiskTimeout)
-	CodeSlaveNotAvailable   = ResponseCode(protocol.SlaveNotAvailable)
-	CodeFlushSlaveTimeout   = ResponseCode(protocol.FlushSlaveTimeout)
-	CodeMessageIllegal      = ResponseCode(protocol.MessageIllegal)
-	CodeServiceNotAvailable = ResponseCode(protocol.ServiceNotAvailable)
-	CodeNoPermission        = ResponseCode(protocol.NoPermission)
-	CodeTopicNotExist       = ResponseCode(protocol.TopicNotExist)
-	CodePullNotFound        = ResponseCode(protocol.PullNotFound)
-	CodePullRetryImmediate  = ResponseCode(protocol.PullRetryImmediately)
-	CodePullOffsetMoved     = ResponseCode(protocol.PullOffsetMoved)
-	CodeQueryNotFound       = ResponseCode(protocol.QueryNotFound)
-	CodeSubscriptionMissing = ResponseCode(protocol.SubscriptionNotExist)
+	CodeSuccess             ResponseCode = 0  // SUCCESS
+	CodeSystemError         ResponseCode = 1  // SYSTEM_ERROR
+	CodeSystemBusy          ResponseCode = 2  // SYSTEM_BUSY
+	CodeNotSupported        ResponseCode = 3  // REQUEST_CODE_NOT_SUPPORTED
+	CodeFlushDiskTimeout    ResponseCode = 10 // FLUSH_DISK_TIMEOUT: stored, not flushed in time
+	CodeSlaveNotAvailable   ResponseCode = 11 // SLAVE_NOT_AVAILABLE: stored, no slave to copy to
+	CodeFlushSlaveTimeout   ResponseCode = 12 // FLUSH_SLAVE_TIMEOUT: stored, not copied in time
+	CodeMessageIllegal      ResponseCode = 13 // MESSAGE_ILLEGAL
+	CodeServiceNotAvailable ResponseCode = 14 // SERVICE_NOT_AVAILABLE
+	CodeNoPermission        ResponseCode = 16 // NO_PERMISSION
+	CodeTopicNotExist       ResponseCode = 17 // TOPIC_NOT_EXIST
+	CodePullNotFound        ResponseCode = 19 // PULL_NOT_FOUND
+	CodePullRetryImmediate  ResponseCode = 20 // PULL_RETRY_IMMEDIATELY
+	CodePullOffsetMoved     ResponseCode = 21 // PULL_OFFSET_MOVED
+	CodeQueryNotFound       ResponseCode = 22 // QUERY_NOT_FOUND
+	CodeSubscriptionMissing ResponseCode = 24 // SUBSCRIPTION_NOT_EXIST
 )
 
 // String returns the Java constant name, e.g. "TOPIC_NOT_EXIST".

@@ -114,8 +114,8 @@ type FilterType string
 
 // Filter types.
 const (
-	FilterTag   FilterType = protocol.ExpressionTag   // "TagA || TagB", "*"
-	FilterSQL92 FilterType = protocol.ExpressionSQL92 // needs enablePropertyFilter on the broker
+	FilterTag   FilterType = "TAG"   // "TagA || TagB", "*"
+	FilterSQL92 FilterType = "SQL92" // needs enablePropertyFilter on a Java broker
 )
 
 // Filter selects the messages a consumer receives. The zero Filter

@@ -212,8 +212,9 @@ func (p *Producer) retryable(ctx context.Context, err error) bool {
 // when it has no deadline): cancelling it fails the send.
 //
 // cb runs on the connection's reader goroutine: it must return quickly
-// and must not call Send or SendAsync on this producer (it would wait for
-// responses that only this goroutine can read). Close waits for every cb.
+// and must not send through a producer of the same Client (it could wait
+// for a response, or for room in the window, that only this goroutine can
+// free). Close waits for every cb.
 func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(SendResult, error)) error {
 	if cb == nil {
 		return fmt.Errorf("%w: nil callback", ErrInvalidOptions)

@@ -20,9 +20,9 @@ type Perm int32
 
 // Permission bits. A normal topic is PermRead|PermWrite.
 const (
-	PermInherit Perm = protocol.PermInherit
-	PermWrite   Perm = protocol.PermWrite
-	PermRead    Perm = protocol.PermRead
+	PermInherit Perm = 1 << 0 // topics created from this one take its config (TBW102)
+	PermWrite   Perm = 1 << 1
+	PermRead    Perm = 1 << 2
 )
 
 // Readable reports whether the read bit is set.

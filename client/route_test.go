@@ -139,3 +139,25 @@ func TestOptionsValidate(t *testing.T) {
 	_, err := New(Options{})
 	require.ErrorIs(t, err, ErrInvalidOptions)
 }
+
+// The public constants restate protocol's values; they must not drift.
+func TestPublicConstantsMatchTheProtocol(t *testing.T) {
+	for c, want := range map[ResponseCode]protocol.ResponseCode{
+		CodeSuccess: protocol.Success, CodeSystemError: protocol.SystemError, CodeSystemBusy: protocol.SystemBusy,
+		CodeNotSupported: protocol.RequestCodeNotSupported, CodeFlushDiskTimeout: protocol.FlushDiskTimeout,
+		CodeSlaveNotAvailable: protocol.SlaveNotAvailable, CodeFlushSlaveTimeout: protocol.FlushSlaveTimeout,
+		CodeMessageIllegal: protocol.MessageIllegal, CodeServiceNotAvailable: protocol.ServiceNotAvailable,
+		CodeNoPermission: protocol.NoPermission, CodeTopicNotExist: protocol.TopicNotExist,
+		CodePullNotFound: protocol.PullNotFound, CodePullRetryImmediate: protocol.PullRetryImmediately,
+		CodePullOffsetMoved: protocol.PullOffsetMoved, CodeQueryNotFound: protocol.QueryNotFound,
+		CodeSubscriptionMissing: protocol.SubscriptionNotExist,
+	} {
+		require.Equal(t, int32(want), int32(c), want.String())
+		require.Equal(t, want.String(), c.String())
+	}
+	require.Equal(t, protocol.ExpressionTag, string(FilterTag))
+	require.Equal(t, protocol.ExpressionSQL92, string(FilterSQL92))
+	require.Equal(t, Perm(protocol.PermRead), PermRead)
+	require.Equal(t, Perm(protocol.PermWrite), PermWrite)
+	require.Equal(t, Perm(protocol.PermInherit), PermInherit)
+}
