@@ -95,7 +95,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func benchServer(b *testing.B) (*Server, *Client) {
+func benchServer(b *testing.B, ser SerializeType) (*Server, *Client) {
 	b.Helper()
 	log := slog.New(slog.DiscardHandler)
 	s, err := NewServer(DefaultServerOptions("127.0.0.1:0"), log)
@@ -117,7 +117,9 @@ func benchServer(b *testing.B) (*Server, *Client) {
 	if err := s.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	cl, err := NewClient(DefaultClientOptions(), log)
+	copts := DefaultClientOptions()
+	copts.SerializeType = ser // requests use the client's serialization
+	cl, err := NewClient(copts, log)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func benchServer(b *testing.B) (*Server, *Client) {
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, ser := range []SerializeType{JSON, RocketMQ} {
 		b.Run(ser.String(), func(b *testing.B) {
-			s, cl := benchServer(b)
+			s, cl := benchServer(b, ser)
 			addr := s.Addr().String()
 			ctx := context.Background()
 			proto := benchSendCommand(ser)
@@ -155,7 +157,7 @@ func BenchmarkPipelined(b *testing.B) {
 	for _, ser := range []SerializeType{JSON, RocketMQ} {
 		for _, window := range []int{16, 256} {
 			b.Run(fmt.Sprintf("%s/inflight=%d", ser, window), func(b *testing.B) {
-				s, cl := benchServer(b)
+				s, cl := benchServer(b, ser)
 				addr := s.Addr().String()
 				ctx := context.Background()
 				proto := benchSendCommand(ser)
