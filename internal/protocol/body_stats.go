@@ -1,6 +1,9 @@
 package protocol
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // Bodies keyed by MessageQueue. Java tools (mqadmin consumerProgress,
 // topicStatus) read them with fastjson, which wants the queue as an object
@@ -71,5 +74,50 @@ func (b *ResetOffsetBody) appendBody(dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return append(dst, '}'), nil
+}
+
+// ConsumeStatsList answers GET_BROKER_CONSUME_STATS: every group's
+// ConsumeStats, per topic, as a list of single-entry maps (Java's
+// List<Map<String, List<ConsumeStats>>>).
+type ConsumeStatsList struct {
+	ConsumeStatsList  []map[string][]ConsumeStats `json:"consumeStatsList"`
+	BrokerAddr        string                      `json:"brokerAddr"`
+	TotalDiff         int64                       `json:"totalDiff"`
+	TotalInflightDiff int64                       `json:"totalInflightDiff"` // 5.x
+}
+
+func (l *ConsumeStatsList) appendBody(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"brokerAddr":`...)
+	dst = AppendJSONString(dst, l.BrokerAddr)
+	dst = append(dst, `,"consumeStatsList":[`...)
+	for i, m := range l.ConsumeStatsList {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '{')
+		for j, group := range sortedKeys(m) {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONString(dst, group)
+			dst = append(dst, ":["...)
+			for k := range m[group] {
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				var err error
+				if dst, err = m[group][k].appendBody(dst); err != nil {
+					return nil, err
+				}
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"totalDiff":`...)
+	dst = strconv.AppendInt(dst, l.TotalDiff, 10)
+	dst = append(dst, `,"totalInflightDiff":`...)
+	dst = strconv.AppendInt(dst, l.TotalInflightDiff, 10)
 	return append(dst, '}'), nil
 }

@@ -331,3 +331,37 @@ func FuzzDecodeBody(f *testing.F) {
 		_ = DecodeBody(b, &ConsumerRunningInfo{})
 	})
 }
+
+func TestEncodedListsAreNeverNull(t *testing.T) {
+	for _, v := range []any{
+		HeartbeatData{ClientID: "c", ConsumerDataSet: []ConsumerData{{GroupName: "g", SubscriptionDataSet: []SubscriptionData{{Topic: "t"}}}}},
+		ConsumerListByGroup{}, TopicList{}, GroupList{}, LockBatchRequestBody{}, LockBatchResponseBody{},
+		ProducerConnection{}, ConsumerConnection{}, RegisterBrokerBody{}, ClusterInfo{}, KVTable{},
+		TopicConfigSerializeWrapper{}, SubscriptionGroupWrapper{}, ConsumerOffsetSerializeWrapper{},
+		QueryConsumeTimeSpanBody{}, &ConsumeStats{}, &TopicStatsTable{}, &ResetOffsetBody{},
+	} {
+		b, err := EncodeBody(v)
+		require.NoError(t, err)
+		require.NotContains(t, string(b), "null", "%T: %s", v, b)
+	}
+	b, err := EncodeBody(HeartbeatData{ClientID: "c", ConsumerDataSet: []ConsumerData{{SubscriptionDataSet: []SubscriptionData{{Topic: "t"}}}}})
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"producerDataSet":[]`)
+	require.Contains(t, string(b), `"tagsSet":[],"codeSet":[]`)
+}
+
+func TestConsumeStatsListRoundTrip(t *testing.T) {
+	l := &ConsumeStatsList{
+		BrokerAddr: "127.0.0.1:10911", TotalDiff: 3,
+		ConsumeStatsList: []map[string][]ConsumeStats{{"cg": {{
+			ConsumeTPS:  2,
+			OffsetTable: MQMap[OffsetWrapper]{{Topic: "t", BrokerName: "b"}: {BrokerOffset: 5, ConsumerOffset: 2}},
+		}}}},
+	}
+	body, err := EncodeBody(l)
+	require.NoError(t, err)
+	require.Contains(t, string(body), `{"cg":[{"consumeTps":2,"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:`)
+	var back ConsumeStatsList
+	require.NoError(t, DecodeBody(body, &back))
+	require.Equal(t, *l, back)
+}
