@@ -97,6 +97,9 @@ func New(opts Options) (*Client, error) {
 		beatCh:     make(chan struct{}, 1),
 	}
 	c.routes.init()
+	if opts.Credentials != nil {
+		rc.AddHook(aclHook{cred: *opts.Credentials})
+	}
 	rc.Register(protocol.NotifyConsumerIDsChanged, remoting.Inline, remoting.ProcessorFunc(c.onNotifyConsumerIDsChanged))
 	c.wg.Add(1)
 	go c.run()

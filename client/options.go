@@ -33,6 +33,9 @@ type Options struct {
 	// binary form. Both are understood by gorocket and Java brokers; the
 	// binary form is cheaper to write and to read.
 	JSONHeaders bool
+	// Credentials, when set, sign every request for a cluster with ACL
+	// enabled.
+	Credentials *Credentials
 }
 
 // DefaultOptions returns the defaults, with the given name servers.
@@ -77,6 +80,9 @@ func (o Options) Validate() error {
 	}
 	if strings.ContainsAny(o.ClientID, " \t\r\n") {
 		return fmt.Errorf("%w: client id %q contains white space", ErrInvalidOptions, o.ClientID)
+	}
+	if c := o.Credentials; c != nil && (c.AccessKey == "" || c.SecretKey == "") {
+		return fmt.Errorf("%w: credentials without an access key or a secret key", ErrInvalidOptions)
 	}
 	for _, d := range []struct {
 		name string
