@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -183,6 +184,42 @@ func BenchmarkPull(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkPushConsumer is scenario S5 through the push consumer: one
+// member owning the topic's 8 queues drains an endless backlog, the
+// handler only counting.
+func BenchmarkPushConsumer(b *testing.B) {
+	addr := sinkbroker.StartProcess(b)
+	for _, batch := range []int{32, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			c := benchClient(b, addr, nil)
+			var got atomic.Int64
+			done := make(chan struct{})
+			target := int64(b.N)
+			opts := DefaultPushConsumerOptions("bench")
+			opts.PullBatchSize = batch
+			pc, err := NewPushConsumer(c, opts, func(_ context.Context, msgs []MessageExt) error {
+				if got.Add(int64(len(msgs))) >= target && got.Load()-int64(len(msgs)) < target {
+					close(done)
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pc.Subscribe("BenchTopic", Filter{}); err != nil {
+				b.Fatal(err)
+			}
+			measure(b, 1024, func() {
+				if err := pc.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				<-done
+			})
+			_ = pc.Close()
+		})
 	}
 }
 

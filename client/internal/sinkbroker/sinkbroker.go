@@ -1,8 +1,9 @@
 // Package sinkbroker is the cheapest server a RocketMQ client can talk to,
 // for measuring clients: one remoting server that is both name server (a
 // route to itself with 8 queues, for any topic) and broker (sends answered
-// at once without storing; pulls answered with prebuilt 1 KiB records;
-// heartbeats acknowledged).
+// at once without storing; pulls answered with prebuilt 1 KiB records, an
+// endless backlog; a consumer group is whoever heartbeats; groups start at
+// offset 0; commits are acknowledged and forgotten).
 //
 // Benchmarks run it in a child process (StartProcess, with RunIfChild in
 // the test binary's TestMain), so that the allocations and CPU time they
@@ -15,9 +16,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,7 +48,8 @@ type Sink struct {
 	offset atomic.Int64
 
 	mu      sync.Mutex
-	batches map[int32][]byte // pull bodies by message count
+	batches map[int32][]byte               // pull bodies by message count
+	members map[string]map[string]struct{} // consumer group -> client ids heartbeating
 }
 
 // Start starts a sink on a free loopback port.
@@ -54,14 +58,24 @@ func Start(log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk := &Sink{srv: s, batches: map[int32][]byte{}}
+	sk := &Sink{srv: s, batches: map[int32][]byte{}, members: map[string]map[string]struct{}{}}
 	s.Register(protocol.GetRouteInfoByTopic, remoting.Inline, remoting.ProcessorFunc(sk.onRoute))
 	for _, code := range []protocol.RequestCode{protocol.SendMessage, protocol.SendMessageV2, protocol.SendBatchMessage} {
 		s.Register(code, remoting.Inline, remoting.ProcessorFunc(sk.onSend))
 	}
 	s.Register(protocol.PullMessage, remoting.Inline, remoting.ProcessorFunc(sk.onPull))
+	s.Register(protocol.HeartBeat, remoting.Inline, remoting.ProcessorFunc(sk.onHeartbeat))
+	s.Register(protocol.GetConsumerListByGroup, remoting.Inline, remoting.ProcessorFunc(sk.onConsumerList))
+	s.Register(protocol.QueryConsumerOffset, remoting.Inline, remoting.ProcessorFunc(func(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+		return remoting.NewResponse(req, protocol.QueryNotFound, ""), nil // a new group
+	}))
+	s.Register(protocol.GetMaxOffset, remoting.Inline, remoting.ProcessorFunc(func(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+		resp := remoting.NewResponse(req, protocol.Success, "")
+		resp.ExtFields = protocol.ExtFields{{Key: "offset", Value: "0"}}
+		return resp, nil
+	}))
 	s.RegisterDefault(remoting.Inline, remoting.ProcessorFunc(func(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
-		return remoting.NewResponse(req, protocol.Success, ""), nil // heartbeats, unregistering
+		return remoting.NewResponse(req, protocol.Success, ""), nil // offset commits, unregistering
 	}))
 	if err := s.Start(context.Background()); err != nil {
 		return nil, err
@@ -87,6 +101,36 @@ func (sk *Sink) onRoute(_ context.Context, _ *remoting.Conn, req *remoting.Comma
 	resp := remoting.NewResponse(req, protocol.Success, "")
 	resp.Body = rd.Encode(standard)
 	return resp, nil
+}
+
+func (sk *Sink) onHeartbeat(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+	var hb protocol.HeartbeatData
+	if err := protocol.DecodeBody(req.Body, &hb); err != nil {
+		return nil, err
+	}
+	sk.mu.Lock()
+	for _, cd := range hb.ConsumerDataSet {
+		if sk.members[cd.GroupName] == nil {
+			sk.members[cd.GroupName] = map[string]struct{}{}
+		}
+		sk.members[cd.GroupName][hb.ClientID] = struct{}{}
+	}
+	sk.mu.Unlock()
+	return remoting.NewResponse(req, protocol.Success, ""), nil
+}
+
+func (sk *Sink) onConsumerList(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+	var h protocol.ConsumerGroupRequestHeader
+	if err := protocol.DecodeHeader(req.ExtFields, &h); err != nil {
+		return nil, err
+	}
+	sk.mu.Lock()
+	body := protocol.ConsumerListByGroup{ConsumerIDList: slices.Sorted(maps.Keys(sk.members[h.ConsumerGroup]))}
+	sk.mu.Unlock()
+	resp := remoting.NewResponse(req, protocol.Success, "")
+	var err error
+	resp.Body, err = protocol.EncodeBody(&body)
+	return resp, err
 }
 
 func (sk *Sink) onSend(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
