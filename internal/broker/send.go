@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/gorocket/gorocket/internal/broker/topic"
 	"github.com/gorocket/gorocket/internal/message"
@@ -88,6 +90,13 @@ type sendTask struct {
 	inners []message.Inner
 	ptrs   []*message.Inner
 	done   func(store.PutResult, error) // t.complete, bound once
+
+	// The answer, built without allocating: the command, its header and
+	// the text of its values live in the task, which is recycled only
+	// after Respond has encoded them.
+	resp remoting.Command
+	ext  protocol.ExtFields
+	text []byte
 }
 
 var sendTaskPool sync.Pool // *sendTask
@@ -98,7 +107,7 @@ const maxPooledBatch = 1024
 func (p *sendProcessor) getTask() *sendTask {
 	t, _ := sendTaskPool.Get().(*sendTask)
 	if t == nil {
-		t = &sendTask{props: make([]byte, 0, 256)}
+		t = &sendTask{props: make([]byte, 0, 256), ext: make(protocol.ExtFields, 0, 5), text: make([]byte, 0, 64)}
 		t.done = t.complete
 	}
 	t.p = p
@@ -118,6 +127,12 @@ func (t *sendTask) free() {
 	if cap(t.inners) > maxPooledBatch {
 		t.inners, t.ptrs = nil, nil
 	}
+	if cap(t.text) > 64<<10 {
+		t.text = make([]byte, 0, 64)
+	}
+	t.resp = remoting.Command{}
+	clear(t.ext)
+	t.ext, t.text = t.ext[:0], t.text[:0]
 	clear(t.inners)
 	clear(t.ptrs)
 	t.inners, t.ptrs = t.inners[:0], t.ptrs[:0]
@@ -352,7 +367,7 @@ func (t *sendTask) complete(res store.PutResult, err error) {
 }
 
 // response maps a store result to the answer, as Java's
-// handlePutMessageResult does.
+// handlePutMessageResult does. The answer lives in t (see sendTask).
 func (p *sendProcessor) response(t *sendTask, res store.PutResult, err error) *remoting.Command {
 	var code protocol.ResponseCode
 	remark := ""
@@ -378,7 +393,13 @@ func (p *sendProcessor) response(t *sendTask, res store.PutResult, err error) *r
 		remark += ": " + err.Error()
 		p.bad.Log(slog.LevelWarn, "send failed in the store", "conn", t.conn.RemoteAddr(), "topic", t.hdr.Topic, "status", res.Status, "err", err)
 	}
-	resp := remoting.NewResponse(t.req, code, remark)
+	resp := &t.resp
+	*resp = remoting.Command{
+		Code:     int32(code),
+		Language: protocol.LanguageGo,
+		Version:  int32(protocol.CurrentVersion),
+		Remark:   remark,
+	}
 	if code != protocol.Success && code != protocol.FlushDiskTimeout {
 		return resp
 	}
@@ -386,26 +407,44 @@ func (p *sendProcessor) response(t *sendTask, res store.PutResult, err error) *r
 	if ap := p.storeHost.Load(); ap != nil {
 		host = *ap
 	}
-	var id string
+	// The values are strings over t.text, sized up front so that appends
+	// never move it; they stay valid until t is recycled, after Respond.
+	n := 2 * 20
 	if t.batch {
-		buf := make([]byte, 0, len(t.ptrs)*(message.OffsetMsgIDLenV4+1))
+		n += len(t.ptrs) * (message.OffsetMsgIDLenV4 + 1)
+	} else {
+		n += message.OffsetMsgIDLenV4
+	}
+	if cap(t.text) < n {
+		t.text = make([]byte, 0, n)
+	}
+	buf := t.text[:0]
+	if t.batch {
 		for i, m := range t.ptrs {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
 			buf = message.AppendOffsetMsgID(buf, host, m.CommitLogOffset)
 		}
-		id = string(buf)
 	} else {
-		id = message.OffsetMsgID(host, res.CommitLogOffset)
+		buf = message.AppendOffsetMsgID(buf, host, res.CommitLogOffset)
 	}
-	rh := protocol.SendMessageResponseHeader{
-		MsgID:       id,
-		QueueID:     t.hdr.QueueID,
-		QueueOffset: res.QueueOffset,
-		MsgRegion:   p.cfg.region,
-		TraceOn:     p.cfg.traceOn,
-	}
-	resp.ExtFields = rh.AppendExt(make(protocol.ExtFields, 0, 5))
+	id := unsafeString(buf)
+	buf = strconv.AppendInt(buf[len(buf):], int64(t.hdr.QueueID), 10)
+	queueID := unsafeString(buf)
+	buf = strconv.AppendInt(buf[len(buf):], res.QueueOffset, 10)
+	queueOffset := unsafeString(buf)
+	resp.ExtFields = append(t.ext[:0],
+		protocol.ExtField{Key: "msgId", Value: id},
+		protocol.ExtField{Key: "queueId", Value: queueID},
+		protocol.ExtField{Key: "queueOffset", Value: queueOffset},
+		protocol.ExtField{Key: "MSG_REGION", Value: p.cfg.region},
+		protocol.ExtField{Key: "TRACE_ON", Value: p.cfg.traceOn},
+	)
+	t.ext = resp.ExtFields
 	return resp
 }
+
+// unsafeString views b as a string without copying; b must not change
+// while the string is in use.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
