@@ -60,14 +60,20 @@ type GetResult struct {
 	SuggestPullingFromSlave bool
 
 	segs []*mappedfile.File
+	live bool // between GetMessage and Release
 }
 
 var getResultPool = sync.Pool{New: func() any {
 	return &GetResult{Messages: make([][]byte, 0, 32), QueueOffsets: make([]int64, 0, 32), segs: make([]*mappedfile.File, 0, 4)}
 }}
 
-// Release returns the record slices' segments and recycles the result.
+// Release returns the record slices' segments and recycles the result. A
+// second Release of the same result is a no-op (until the pool hands the
+// object out again, so do not keep results after releasing them).
 func (r *GetResult) Release() {
+	if r == nil || !r.live {
+		return
+	}
 	for i, f := range r.segs {
 		f.Release()
 		r.segs[i] = nil
@@ -98,6 +104,7 @@ func (s *Store) GetMessage(ctx context.Context, group, topic string, queueID int
 		return nil, ErrClosed
 	}
 	res := getResultPool.Get().(*GetResult)
+	res.live = true
 	maxOffsetPy := s.cl.MaxOffset()
 	cq := s.cqs.get(topic, queueID)
 	if cq == nil {

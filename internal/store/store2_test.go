@@ -262,3 +262,33 @@ func TestIndexFailureDoesNotStallConsumers(t *testing.T) {
 	require.Len(t, bodies(t, s, "T", 0, 0), 20)
 	require.Positive(t, s.Stats().IndexErrors)
 }
+
+func TestHotPathsDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops objects under the race detector")
+	}
+	s := openStore(t, testOptions(t.TempDir()), Hooks{})
+	defer s.Close()
+	fill(t, s, "A", 0, 100, 100)
+	waitDispatched(t, s)
+	ctx := context.Background()
+	filter := tagFilter{0}
+	allocs := testing.AllocsPerRun(200, func() {
+		r, err := s.GetMessage(ctx, "g", "A", 0, 10, 32, 0, nil)
+		if err != nil || r.Status != GetFound {
+			t.Fatal(r.Status, err)
+		}
+		r.Release()
+		r, _ = s.GetMessage(ctx, "g", "A", 0, 10, 32, 0, filter)
+		r.Release()
+	})
+	require.Zero(t, allocs, "GetMessage")
+
+	m := msg("A", 1, "x")
+	allocs = testing.AllocsPerRun(200, func() {
+		if _, err := s.PutMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs, "PutMessage")
+}
