@@ -245,7 +245,7 @@ func BenchmarkSendHeader(b *testing.B) {
 						b.Fatal(err)
 					}
 					p.sendV1 = code == protocol.SendMessage
-					req := p.request(out, q)
+					req := p.request(&out, q)
 					req.SerializeType = ser
 					if frame, err = remoting.EncodeFrame(frame[:0], req); err != nil {
 						b.Fatal(err)

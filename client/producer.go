@@ -126,7 +126,7 @@ func (p *Producer) Send(ctx context.Context, msg *Message) (SendResult, error) {
 	if err != nil {
 		return SendResult{}, err
 	}
-	return p.sendSync(ctx, out)
+	return p.sendSync(ctx, &out)
 }
 
 // SendBatch sends msgs, which must share one topic and have no delay
@@ -141,7 +141,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs ...*Message) (SendResult,
 	if err != nil {
 		return SendResult{}, err
 	}
-	return p.sendSync(ctx, out)
+	return p.sendSync(ctx, &out)
 }
 
 func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, error) {
@@ -159,7 +159,7 @@ func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, err
 			var resp *remoting.Command
 			if resp, err = p.c.invoke(ctx, addr, p.request(out, q)); err == nil {
 				var res SendResult
-				if res, err = out.result(q, addr, resp); err == nil {
+				if res, err = sendResult(out.msgID, q, addr, resp); err == nil {
 					return res, nil
 				}
 			} else {
@@ -240,19 +240,20 @@ func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(SendResu
 	return nil
 }
 
-func (p *Producer) sendAsync(ctx context.Context, out *outgoing, cb func(SendResult, error)) error {
+func (p *Producer) sendAsync(ctx context.Context, out outgoing, cb func(SendResult, error)) error {
 	r, err := p.publishRoute(ctx, out.topic)
 	if err != nil {
 		return err
 	}
-	q, addr, err := p.pick(r, out, "")
+	q, addr, err := p.pick(r, &out, "")
 	if err != nil {
 		return err
 	}
-	err = p.c.rc.InvokeAsync(ctx, addr, p.request(out, q), func(resp *remoting.Command, err error) {
+	msgID := out.msgID
+	err = p.c.rc.InvokeAsync(ctx, addr, p.request(&out, q), func(resp *remoting.Command, err error) {
 		var res SendResult
 		if err == nil {
-			res, err = out.result(q, addr, resp)
+			res, err = sendResult(msgID, q, addr, resp)
 		} else {
 			err = fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
 		}
@@ -282,11 +283,11 @@ func (p *Producer) SendOneway(ctx context.Context, msg *Message) error {
 	if err != nil {
 		return err
 	}
-	q, addr, err := p.pick(r, out, "")
+	q, addr, err := p.pick(r, &out, "")
 	if err != nil {
 		return err
 	}
-	if err := p.c.rc.InvokeOneway(ctx, addr, p.request(out, q)); err != nil {
+	if err := p.c.rc.InvokeOneway(ctx, addr, p.request(&out, q)); err != nil {
 		return fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
 	}
 	return nil
