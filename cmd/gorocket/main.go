@@ -54,6 +54,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			standaloneCommand(stdout, stderr),
 			namesrvCommand(stdout, stderr),
 			brokerCommand(stdout, stderr),
+			benchCommand(stdout, stderr),
 		},
 	}
 }
