@@ -153,7 +153,12 @@ func (pc *PushConsumer) Start(ctx context.Context) error {
 		pc.c.log.Warn("first heartbeat failed; rebalancing anyway", "group", pc.opts.Group, "err", err)
 	}
 	pc.rebalance(ctx)
-	pc.wg.Add(1)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.state != consumerStarted {
+		return ErrClosed // closed meanwhile
+	}
+	pc.wg.Add(1) // under mu: Close, which waits, sets the state under mu first
 	go pc.run()
 	return nil
 }
@@ -179,6 +184,9 @@ func (pc *PushConsumer) Close() error {
 	}
 	pc.cancel()
 	pc.wg.Wait()
+	pc.mu.Lock()
+	clear(pc.queues) // every loop has ended; the offsets stay for the commit
+	pc.mu.Unlock()
 	if st != consumerStarted {
 		return nil
 	}
@@ -326,8 +334,8 @@ func (pc *PushConsumer) assign(topic string, want []MessageQueue, members int) {
 		delete(pc.queues, q)
 		delete(pc.offsets, q)
 	}
-	if pc.ctx.Err() != nil {
-		return
+	if pc.state == consumerClosed {
+		return // Close may be waiting already: start nothing
 	}
 	f := pc.subs[topic]
 	for _, q := range add {

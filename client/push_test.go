@@ -288,3 +288,22 @@ func TestClientCloseStopsItsConsumers(t *testing.T) {
 	require.Equal(t, int64(4), fc.brokers[0].offset("cg", "T", 0)+fc.brokers[0].offset("cg", "T", 1), "offsets committed on the way out")
 	require.NoError(t, pc.Close(), "closing again is harmless")
 }
+
+func TestPushConsumerCloseDuringStart(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	fc.createTopic("T", 4)
+	c := newTestClient(t, fc)
+	for range 20 {
+		pc, err := NewPushConsumer(c, fastConsumerOptions("cg"), newCollector().handle)
+		require.NoError(t, err)
+		require.NoError(t, pc.Subscribe("T", Filter{}))
+		started := make(chan error, 1)
+		go func() { started <- pc.Start(testCtx(t)) }()
+		require.NoError(t, pc.Close())
+		if err := <-started; err != nil {
+			require.True(t, errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalidOptions), "%v", err)
+		}
+		require.NoError(t, pc.Close())
+		require.Empty(t, pc.Assigned(), "no queue loop outlives Close")
+	}
+}
