@@ -300,12 +300,34 @@ func (c *Client) registerProducer(group string) {
 	c.heartbeatSoon()
 }
 
+// unregisterProducer forgets one producer of group and, when it was the
+// last one on this client, tells the brokers (UNREGISTER_CLIENT), as Java
+// clients do on shutdown.
 func (c *Client) unregisterProducer(group string) {
 	c.mu.Lock()
-	if c.producers[group]--; c.producers[group] <= 0 {
+	c.producers[group]--
+	last := c.producers[group] <= 0
+	if last {
 		delete(c.producers, group)
 	}
 	c.mu.Unlock()
+	if last && !c.isClosed() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
+		defer cancel()
+		c.unregisterClient(ctx, &protocol.UnregisterClientRequestHeader{ClientID: c.id, ProducerGroup: group}, false)
+	}
+}
+
+// unregisterClient sends UNREGISTER_CLIENT to the known brokers (masters
+// only unless all), best effort: brokers also forget a client whose
+// heartbeats stop.
+func (c *Client) unregisterClient(ctx context.Context, h *protocol.UnregisterClientRequestHeader, all bool) {
+	ext := protocol.EncodeHeader(nil, h)
+	for _, addr := range c.routes.brokerAddrs(all) {
+		if _, err := c.invokeBrokerOK(ctx, addr, remoting.NewRequest(protocol.UnregisterClient, ext, nil)); err != nil {
+			c.log.Debug("unregister failed", "broker", addr, "err", err)
+		}
+	}
 }
 
 func (c *Client) registerPullGroup(group string) {

@@ -410,3 +410,19 @@ func TestProducerOptionsValidate(t *testing.T) {
 		require.ErrorIs(t, o.Validate(), ErrInvalidOptions, name)
 	}
 }
+
+func TestClosingTheLastProducerOfAGroupUnregistersIt(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	fc.createTopic("T", 1)
+	c := newTestClient(t, fc)
+	p1, err := NewProducer(c, ProducerOptions{Group: "pg"})
+	require.NoError(t, err)
+	p2, err := NewProducer(c, ProducerOptions{Group: "pg"})
+	require.NoError(t, err)
+	_, err = p1.Send(testCtx(t), &Message{Topic: "T", Body: []byte("x")})
+	require.NoError(t, err)
+	require.NoError(t, p1.Close())
+	require.Zero(t, fc.brokers[0].callCount(protocol.UnregisterClient), "p2 still uses the group")
+	require.NoError(t, p2.Close())
+	require.Equal(t, 1, fc.brokers[0].callCount(protocol.UnregisterClient))
+}

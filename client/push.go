@@ -194,7 +194,8 @@ func (pc *PushConsumer) Close() error {
 	defer cancel()
 	pc.commitOffsets(ctx)
 	pc.c.unregisterConsumer(pc)
-	pc.unregisterClient(ctx)
+	// The brokers notify the other members, which take the queues at once.
+	pc.c.unregisterClient(ctx, &protocol.UnregisterClientRequestHeader{ClientID: pc.c.id, ConsumerGroup: pc.opts.Group}, true)
 	return nil
 }
 
@@ -376,17 +377,6 @@ func (c *Client) consumerIDs(ctx context.Context, topic, group string) ([]string
 		}
 	}
 	return nil, fmt.Errorf("client: members of group %q: %w", group, lastErr)
-}
-
-// unregisterClient tells every known broker that this member left
-// (UNREGISTER_CLIENT), which makes them notify the other members.
-func (pc *PushConsumer) unregisterClient(ctx context.Context) {
-	ext := protocol.EncodeHeader(nil, &protocol.UnregisterClientRequestHeader{ClientID: pc.c.id, ConsumerGroup: pc.opts.Group})
-	for _, addr := range pc.c.routes.brokerAddrs(true) {
-		if _, err := pc.c.invokeBrokerOK(ctx, addr, remoting.NewRequest(protocol.UnregisterClient, ext, nil)); err != nil {
-			pc.c.log.Debug("unregister failed", "broker", addr, "err", err)
-		}
-	}
 }
 
 // sleep waits d or until ctx is done, reporting whether d passed.
