@@ -21,6 +21,8 @@ type StartupConfig struct {
 	NameServers []string
 	// Command starts the server: a program and its arguments.
 	Command []string
+	// Env is added to this process's environment for the command.
+	Env []string
 	// Idle is how long the server idles after it serves before its RSS
 	// is read. Default 3 s.
 	Idle time.Duration
@@ -81,6 +83,9 @@ func MeasureStartup(ctx context.Context, cfg StartupConfig) (StartupResult, erro
 
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
+	if len(cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return StartupResult{}, err

@@ -92,11 +92,15 @@ func percentiles(h *hdrhistogram.Histogram, exactMax time.Duration) latencies {
 	if h.TotalCount() == 0 {
 		return latencies{}
 	}
+	// The histogram answers a bucket's upper bound; none is above the
+	// exact maximum.
+	top := max(exactMax.Microseconds(), histLowest)
+	at := func(q float64) int64 { return min(h.ValueAtQuantile(q), top) }
 	return latencies{
-		p50:  h.ValueAtQuantile(50),
-		p90:  h.ValueAtQuantile(90),
-		p99:  h.ValueAtQuantile(99),
-		p999: h.ValueAtQuantile(99.9),
+		p50:  at(50),
+		p90:  at(90),
+		p99:  at(99),
+		p999: at(99.9),
 		max:  exactMax.Microseconds(),
 		mean: round(h.Mean(), 1),
 	}
