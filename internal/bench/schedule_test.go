@@ -44,8 +44,8 @@ func TestPacedLatencyCountsFromDueTime(t *testing.T) {
 		h := newHistogram()
 		tot := (&meter{recs: []*recorder{rec}}).snapshot(h)
 		require.Equal(t, int64(10), tot.msgs)
-		require.Equal(t, 41*time.Millisecond, tot.max) // message 9: 50 ms - 9 ms
-		require.InDelta(t, 5000, h.ValueAtQuantile(10), 5) // message 0: 5 ms - 0
+		require.Equal(t, 41*time.Millisecond, tot.max)        // message 9: 50 ms - 9 ms
+		require.InDelta(t, 5000, h.ValueAtQuantile(10), 5)    // message 0: 5 ms - 0
 		require.InDelta(t, 21_000, h.ValueAtQuantile(50), 25) // the 5th of 10: message 4, 25 ms - 4 ms
 	})
 }

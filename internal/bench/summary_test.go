@@ -79,10 +79,10 @@ func TestSummaryJSONKeys(t *testing.T) {
 		require.Contains(t, got, k)
 	}
 	require.NotContains(t, got, "send_p99_us", "send latency is e2e only")
-	require.Equal(t, 3.0, got["server_cpu_us_per_msg"])  // 30 µs over 10 messages
-	require.Equal(t, 5.0, got["client_cpu_us_per_msg"])  // 50 µs over 10 messages
-	require.Equal(t, 5.0, got["client_allocs_per_msg"])  // 50 over 10 messages
-	require.Equal(t, 0.5, got["other_cpu_cores"])        // 500 ms busy of which 80 µs ours, over 1 s
+	require.Equal(t, 3.0, got["server_cpu_us_per_msg"]) // 30 µs over 10 messages
+	require.Equal(t, 5.0, got["client_cpu_us_per_msg"]) // 50 µs over 10 messages
+	require.Equal(t, 5.0, got["client_allocs_per_msg"]) // 50 over 10 messages
+	require.Equal(t, 0.5, got["other_cpu_cores"])       // 500 ms busy of which 80 µs ours, over 1 s
 	require.Equal(t, 10.0, got["count"])
 }
 
