@@ -373,7 +373,7 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 
 	(&clientManageProcessor{
 		consumers: b.consumers, producers: b.producers, groups: b.groups, topics: b.topics,
-		filters: b.filters, now: time.Now, bad: b.bad,
+		filters: b.filters, now: time.Now, enablePropertyFilter: b.opts.EnablePropertyFilter, bad: b.bad,
 	}).register(s)
 	(&consumerManageProcessor{
 		topics: b.topics, groups: b.groups, offsets: b.offsets, store: b.store, slave: b.opts.isSlave(), bad: b.bad,

@@ -44,13 +44,16 @@ type clientManageProcessor struct {
 	topics    retryTopicCreator
 	filters   *filter.Cache
 	now       func() time.Time
-	bad       *rateLog
+	// enablePropertyFilter allows SQL92 subscriptions.
+	enablePropertyFilter bool
+	bad                  *rateLog
 }
 
 func (p *clientManageProcessor) register(s *remoting.Server) {
 	s.Register(protocol.HeartBeat, remoting.Spawn, remoting.ProcessorFunc(p.heartBeat))
 	s.Register(protocol.UnregisterClient, remoting.Spawn, remoting.ProcessorFunc(p.unregisterClient))
 	s.Register(protocol.GetConsumerListByGroup, remoting.Inline, remoting.ProcessorFunc(p.getConsumerListByGroup))
+	s.Register(protocol.CheckClientConfig, remoting.Spawn, remoting.ProcessorFunc(p.checkClientConfig))
 }
 
 // heartBeat registers the client's producer and consumer groups. For each
@@ -160,4 +163,34 @@ func (p *clientManageProcessor) getConsumerListByGroup(_ context.Context, c *rem
 	resp := remoting.NewResponse(req, protocol.Success, "")
 	resp.Body = body
 	return resp, nil
+}
+
+// checkClientRequestBody is the body of CHECK_CLIENT_CONFIG
+// (CheckClientRequestBody).
+type checkClientRequestBody struct {
+	ClientID         string                     `json:"clientId"`
+	Group            string                     `json:"group"`
+	SubscriptionData *protocol.SubscriptionData `json:"subscriptionData"`
+}
+
+// checkClientConfig is what Java clients ask when they subscribe with an
+// expression: an expression the broker cannot evaluate is refused then,
+// before any pull (SUBSCRIPTION_PARSE_FAILED with the parser's message).
+// The Go client does not ask; its pulls get the same answer.
+func (p *clientManageProcessor) checkClientConfig(_ context.Context, c *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+	var body checkClientRequestBody
+	if err := p.bad.decodeBody(c, req, &body); err != nil {
+		return nil, err
+	}
+	sd := body.SubscriptionData
+	if sd != nil && !isTagType(sd.ExpressionType) {
+		if !p.enablePropertyFilter {
+			return nil, p.bad.refuse(c, req, protocol.SystemError, "The broker does not support consumer to filter message by %s", clip(sd.ExpressionType))
+		}
+		var f pullFilter
+		if err := f.compile(sd.SubString, sd.ExpressionType, p.filters); err != nil {
+			return nil, p.bad.refuse(c, req, protocol.SubscriptionParseFailed, "%v", err)
+		}
+	}
+	return remoting.NewResponse(req, protocol.Success, ""), nil
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -203,4 +204,18 @@ func TestSilentClientsExpire(t *testing.T) {
 		require.Equal(t, protocol.Success, b.heartbeat(t, tb.addr, heartbeat(b.id, "cg", protocol.Clustering, tagSub("T"))).ResponseCode())
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func TestCheckClientConfig(t *testing.T) {
+	tb := startBroker(t, nil)
+	check := func(sd protocol.SubscriptionData) *remoting.Command {
+		body, err := json.Marshal(map[string]any{"clientId": "c@1", "group": "g", "subscriptionData": sd})
+		require.NoError(t, err)
+		return tb.invoke(t, protocol.CheckClientConfig, nil, body)
+	}
+	require.Equal(t, protocol.Success, check(tagSub("T", "TagA")).ResponseCode())
+	require.Equal(t, protocol.Success, check(protocol.SubscriptionData{Topic: "T", SubString: "a > 1", ExpressionType: protocol.ExpressionSQL92}).ResponseCode())
+	resp := check(protocol.SubscriptionData{Topic: "T", SubString: "a >", ExpressionType: protocol.ExpressionSQL92})
+	require.Equal(t, protocol.SubscriptionParseFailed, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "filter:")
 }
