@@ -62,7 +62,7 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 func TestOptionsFromBrokerConf(t *testing.T) {
-	p, err := config.Parse([]byte("brokerName=broker-b\nbrokerId=1\nlistenPort=20911\nbrokerRole=SLAVE\n" +
+	p, err := config.Parse([]byte("brokerName=broker-b\nbrokerId=1\nlistenPort=20911\nbrokerRole=SLAVE\n"+
 		"namesrvAddr=10.0.0.1:9876;10.0.0.2:9876\nenablePropertyFilter=false\nflushDiskType=SYNC_FLUSH\n"), "broker.conf")
 	require.NoError(t, err)
 	o, so := DefaultOptions(), store.DefaultOptions()
