@@ -251,3 +251,45 @@ func TestCloseAnswersHeldPulls(t *testing.T) {
 	}
 	require.NoError(t, tb.Close(), "idempotent")
 }
+
+// TestHeldPullsPerConnectionAreBounded: a client that holds more pulls
+// than maxOwedAnswers gets the extra ones answered at once instead of
+// growing the broker's state without bound.
+func TestHeldPullsPerConnectionAreBounded(t *testing.T) {
+	tb := startBroker(t, nil)
+	tb.createTopic(t, "T", 1)
+	const extra = 5
+	chans := make([]<-chan *remoting.Command, 0, maxOwedAnswers+extra)
+	for range maxOwedAnswers + extra {
+		chans = append(chans, tb.asyncPull(t, suspendedPull("cg", "T", 0, 0, "*", time.Minute)))
+	}
+	// The extra pulls are answered at once; the others stay held.
+	answered := map[int]bool{}
+	waitFor(t, "the pulls past the bound to be answered", func() bool {
+		for i, ch := range chans {
+			select {
+			case resp := <-ch:
+				require.Equal(t, protocol.PullNotFound, resp.ResponseCode())
+				answered[i] = true
+			default:
+			}
+		}
+		return len(answered) >= extra
+	})
+	require.Len(t, answered, extra)
+	require.Equal(t, maxOwedAnswers, tb.holds.Len())
+	var held []<-chan *remoting.Command
+	for i, ch := range chans {
+		if !answered[i] {
+			held = append(held, ch)
+		}
+	}
+	require.NoError(t, tb.Close())
+	for _, ch := range held {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a held pull was not answered at Close")
+		}
+	}
+}
