@@ -9,17 +9,20 @@
 // creation), offset (consumer offsets), subscription (consumer group
 // configs), clients (producer and consumer registries), longpoll (held
 // pulls) and nsclient (NameServer registration). Processors never reach
-// into each other or into a "broker controller": each takes the narrow
-// interfaces it needs (deps.go), so each can be tested alone.
+// into each other or into a "broker controller": each declares, beside
+// itself, the narrow interfaces it needs, so each can be tested alone.
 //
 // # Lifecycle
 //
 // New checks the options. Start opens the store and the managers, listens,
 // registers the processors and starts the loops (NameServer registration,
-// offset persistence, client expiry, long polling). Close stops accepting,
-// answers every held pull, drains the requests in flight (including sends
-// waiting for a group commit), unregisters from the NameServers, persists
-// offsets and metadata and closes the store, in that order; it is
+// offset persistence, client expiry, long polling); like Java's start, it
+// registers with the NameServers before it returns (waiting at most 3 s
+// for one that does not answer), so the broker's topics are routable once
+// it is up. Close answers every held pull, stops accepting and drains the
+// requests in flight (including sends waiting for a group commit),
+// unregisters from the NameServers, persists offsets and closes the store,
+// in that order (topics and groups are saved on every change); it is
 // idempotent. Addr is brokerIP1 and the port actually bound (so a test
 // listening on port 0 announces the real one).
 //
@@ -30,8 +33,9 @@
 // like a send for now) run inline on the connection's reader: decode the
 // header, check it (topic name, topics clients may not write, broker and
 // topic write permission, queue id, body and properties sizes), find or
-// auto-create the topic through its default topic (TBW102), build the
-// record (born host from the connection, store host from Addr, CLUSTER
+// auto-create the topic through its default topic (TBW102; a send may
+// write an existing system topic such as rmq_sys_TRACE_DATA_*, never
+// create one), build the record (born host from the connection, store host from Addr, CLUSTER
 // property on single sends, UNIQ_KEY generated when a single send has
 // none), pass it through the rewriter chain (the seam for delay levels,
 // retry/DLQ, half messages and timers) and append it asynchronously. The
@@ -89,7 +93,11 @@
 // subscription group and, for clustering consumers, %RETRY%<group>, which
 // the NameServers learn at once); membership changes, including a closed
 // connection, push NOTIFY_CONSUMER_IDS_CHANGED (40) to every member; clients
-// silent for channelExpiredTimeout are dropped. Offsets, min/max offsets,
+// silent for channelExpiredTimeout are dropped. CHECK_CLIENT_CONFIG (Java
+// clients ask it when they subscribe) refuses a SQL92 expression that does
+// not compile. CHECK_CLIENT_CONFIG (Java
+// clients, on subscribe) refuses a SQL92 expression that does not compile.
+// Offsets, min/max offsets,
 // search by time, admin and query codes follow Java's processors; see each
 // processor for the details that clients notice (QUERY_CONSUMER_OFFSET's
 // "young queue" quirk, for one).
