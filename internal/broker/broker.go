@@ -417,7 +417,7 @@ func (b *Broker) scanClients() {
 	}
 }
 
-// Close shuts the broker down: it answers held pulls, stops accepting and
+// Close shuts the broker down: it stops accepting, answers held pulls,
 // drains the requests in flight, unregisters from the NameServers,
 // persists offsets and closes the store. Idempotent.
 func (b *Broker) Close() error {
@@ -436,12 +436,19 @@ func (b *Broker) Close() error {
 // shutdown closes whatever Start opened, in order.
 func (b *Broker) shutdown() error {
 	var errs []error
+	// Stop accepting first (the server refuses new connections and
+	// requests at once, then waits for those in flight), answer the held
+	// pulls it is waiting for, and let it drain.
+	srvClosed := make(chan error, 1)
+	if b.server != nil {
+		go func() { srvClosed <- b.server.Close() }()
+	} else {
+		srvClosed <- nil
+	}
 	if b.holds != nil {
 		b.holds.Close() // every held pull answered; new ones are not held
 	}
-	if b.server != nil {
-		errs = append(errs, b.server.Close())
-	}
+	errs = append(errs, <-srvClosed)
 	close(b.stop)
 	b.loops.Wait()
 	if b.notifier != nil {

@@ -19,7 +19,7 @@
 // offset persistence, client expiry, long polling); like Java's start, it
 // registers with the NameServers before it returns (waiting at most 3 s
 // for one that does not answer), so the broker's topics are routable once
-// it is up. Close answers every held pull, stops accepting and drains the
+// it is up. Close stops accepting, answers every held pull, drains the
 // requests in flight (including sends waiting for a group commit),
 // unregisters from the NameServers, persists offsets and closes the store,
 // in that order (topics and groups are saved on every change); it is
