@@ -56,10 +56,6 @@ func (q MessageQueue) compare(o MessageQueue) int {
 	return q.QueueID - o.QueueID
 }
 
-func (q MessageQueue) wire() protocol.MessageQueue {
-	return protocol.MessageQueue{Topic: q.Topic, BrokerName: q.BrokerName, QueueID: int32(q.QueueID)}
-}
-
 func queueFromWire(q protocol.MessageQueue) MessageQueue {
 	return MessageQueue{Topic: q.Topic, BrokerName: q.BrokerName, QueueID: int(q.QueueID)}
 }

@@ -307,3 +307,19 @@ func TestPushConsumerCloseDuringStart(t *testing.T) {
 		require.Empty(t, pc.Assigned(), "no queue loop outlives Close")
 	}
 }
+
+func TestPushConsumerTakesQueuesAddedToItsTopic(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	fc.createTopic("T", 2)
+	c := newTestClient(t, fc, func(o *Options) { o.RouteRefreshInterval = 20 * time.Millisecond })
+	col := newCollector()
+	pc := startPushConsumer(t, c, fastConsumerOptions("cg"), "T", col.handle) // rebalances only when told
+	require.Len(t, pc.Assigned(), 2)
+
+	fc.createTopic("T", 4)
+	eventually(t, "the new queues owned", func() bool { return len(pc.Assigned()) == 4 })
+	p := newTestProducer(t, c, ProducerOptions{Selector: QueueSelectorFunc(func(_ *Message, qs []MessageQueue) MessageQueue { return qs[3] })})
+	_, err := p.Send(testCtx(t), &Message{Topic: "T", Body: []byte("on queue 3"), DelayLevel: 2})
+	require.NoError(t, err)
+	eventually(t, "the message of a new queue", func() bool { return col.snapshot()["on queue 3"] == 1 })
+}
