@@ -14,3 +14,10 @@ vet:
 # test: the README's test command (what .ci/run calls).
 test: vet
 	$(GO) test -count=1 -timeout 12m $(PKGS)
+
+# bench-compare: gorocket against NATS JetStream on this machine, the
+# scenarios of issue 5 interleaved (bench/compare.sh; REPS=3 takes about
+# 5-10 minutes). Prints a Markdown table; raw results in /tmp/gorocket-compare.
+.PHONY: bench-compare
+bench-compare:
+	bench/compare.sh
