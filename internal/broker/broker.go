@@ -44,6 +44,18 @@ const clientScanInterval = 10 * time.Second
 // registration with the NameServers.
 const firstRegistrationWait = 3 * time.Second
 
+// Close waits until no request has arrived for closeQuietPeriod (at most
+// closeQuietMax) before the server starts refusing requests. A client's
+// last calls are often already on the wire when the broker is told to
+// stop — the Go consumer commits its offsets with oneway
+// UPDATE_CONSUMER_OFFSET calls as it shuts down — and refusing them would
+// lose them (re-delivery after a restart). Java gets the same from Netty's
+// graceful shutdown, which keeps serving through a 2 s quiet period.
+const (
+	closeQuietPeriod = 50 * time.Millisecond
+	closeQuietMax    = time.Second
+)
+
 // unregisterTimeout bounds UNREGISTER_BROKER at Close.
 const unregisterTimeout = 3 * time.Second
 
@@ -70,6 +82,7 @@ type Broker struct {
 	registrar *nsclient.Registrar
 	storeHost atomic.Pointer[netip.AddrPort]
 	rewriters []Rewriter
+	requests  requestCounter
 
 	mu      sync.Mutex
 	started bool
@@ -288,6 +301,7 @@ func (b *Broker) startServer(ctx context.Context, ip netip.Addr) error {
 	}
 	b.server = srv
 	srv.SetConnEvents(remoting.ConnEvents{Close: b.connClosed})
+	srv.AddHook(&b.requests)
 	b.registerProcessors(srv)
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("broker: %w", err)
@@ -433,9 +447,40 @@ func (b *Broker) Close() error {
 	return b.shutdown()
 }
 
+// requestCounter counts the requests that reach the server (an RPC hook).
+type requestCounter struct{ n atomic.Int64 }
+
+func (r *requestCounter) BeforeRequest(string, *remoting.Command) error {
+	r.n.Add(1)
+	return nil
+}
+
+func (r *requestCounter) AfterResponse(string, *remoting.Command, *remoting.Command) error {
+	return nil
+}
+
+// waitQuiet waits until no request has arrived for closeQuietPeriod, or
+// closeQuietMax has passed.
+func (b *Broker) waitQuiet() {
+	if b.server == nil {
+		return
+	}
+	deadline := time.Now().Add(closeQuietMax)
+	seen := b.requests.n.Load()
+	for time.Now().Before(deadline) {
+		time.Sleep(closeQuietPeriod)
+		n := b.requests.n.Load()
+		if n == seen {
+			return
+		}
+		seen = n
+	}
+}
+
 // shutdown closes whatever Start opened, in order.
 func (b *Broker) shutdown() error {
 	var errs []error
+	b.waitQuiet()
 	// Stop accepting first (the server refuses new connections and
 	// requests at once, then waits for those in flight), answer the held
 	// pulls it is waiting for, and let it drain.

@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gorocket/gorocket/internal/protocol"
+	"github.com/gorocket/gorocket/internal/remoting"
 	"github.com/gorocket/gorocket/internal/store"
 )
 
@@ -118,4 +120,28 @@ func TestOffsetsSurviveRestart(t *testing.T) {
 	require.Equal(t, int64(42), off, "offsets are persisted at Close")
 	_, ok := tb2.topics.Get("T")
 	require.True(t, ok)
+}
+
+// TestCloseKeepsOffsetsCommittedOnTheWayOut: a consumer commits its
+// offsets with oneway calls as it shuts down and the broker is stopped at
+// once: the commits are on the wire when Close begins, and survive.
+func TestCloseKeepsOffsetsCommittedOnTheWayOut(t *testing.T) {
+	dir := t.TempDir()
+	mod := func(_ *Options, so *store.Options) { so.StorePathRootDir = dir }
+	tb := startBroker(t, mod)
+	tb.createTopic(t, "T", 8)
+	conn, err := tb.rc.Conn(context.Background(), tb.addr)
+	require.NoError(t, err)
+	for q := range int32(8) {
+		ext := protocol.EncodeHeader(nil, &protocol.UpdateConsumerOffsetRequestHeader{ConsumerGroup: "cg", Topic: "T", QueueID: q, CommitOffset: 100 + int64(q)})
+		require.NoError(t, conn.InvokeOneway(context.Background(), remoting.NewRequest(protocol.UpdateConsumerOffset, ext, nil)))
+	}
+	require.NoError(t, tb.Close())
+
+	tb2 := startBroker(t, mod)
+	for q := range int32(8) {
+		off, code := queryOffset(t, tb2, "cg", "T", q)
+		require.Equal(t, protocol.Success, code)
+		require.Equal(t, 100+int64(q), off)
+	}
 }
