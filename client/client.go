@@ -116,14 +116,12 @@ func (c *Client) ID() string { return c.id }
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
+		c.cancel() // under mu: no goroutine is spawned, no consumer registers, after this
 		consumers := slices.Collect(maps.Values(c.consumers))
 		c.mu.Unlock()
 		for _, pc := range consumers {
-			_ = pc.Close()
+			_ = pc.Close() // the connections are still open for their commits
 		}
-		c.mu.Lock()
-		c.cancel() // under mu: spawn never starts a goroutine after this
-		c.mu.Unlock()
 		c.wg.Wait()
 		_ = c.rc.Close()
 	})

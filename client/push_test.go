@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gorocket/gorocket/internal/protocol"
 )
 
 // collector is a handler that records what it was given.
@@ -277,15 +279,19 @@ func TestClientCloseStopsItsConsumers(t *testing.T) {
 	c, err := New(opts)
 	require.NoError(t, err)
 	col := newCollector()
-	pc, err := NewPushConsumer(c, fastConsumerOptions("cg"), col.handle)
+	copts := fastConsumerOptions("cg")
+	copts.CommitInterval = time.Hour // only Close commits with UPDATE_CONSUMER_OFFSET
+	pc, err := NewPushConsumer(c, copts, col.handle)
 	require.NoError(t, err)
 	require.NoError(t, pc.Subscribe("T", Filter{}))
 	require.NoError(t, pc.Start(testCtx(t)))
 	sendN(t, newTestProducer(t, c, ProducerOptions{}), "T", 4, nil)
 	eventually(t, "four messages", func() bool { return col.count() == 4 })
+	require.Zero(t, fc.brokers[0].callCount(protocol.UpdateConsumerOffset))
 
 	require.NoError(t, c.Close()) // goleak in TestMain checks nothing is left
-	require.Equal(t, int64(4), fc.brokers[0].offset("cg", "T", 0)+fc.brokers[0].offset("cg", "T", 1), "offsets committed on the way out")
+	require.Equal(t, 2, fc.brokers[0].callCount(protocol.UpdateConsumerOffset), "one commit per queue on the way out")
+	require.Equal(t, int64(4), fc.brokers[0].offset("cg", "T", 0)+fc.brokers[0].offset("cg", "T", 1))
 	require.NoError(t, pc.Close(), "closing again is harmless")
 }
 
