@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/gorocket/gorocket/internal/protocol"
 )
@@ -211,9 +210,9 @@ func (cl *Client) Close() error {
 		<-c.readerDone
 		<-c.writerDone
 	}
-	deadline := time.NewTimer(cl.opts.CloseTimeout)
-	defer deadline.Stop()
-	if !cl.env.waitProcs(deadline.C) {
+	expired, stop := closeDeadline(cl.opts.CloseTimeout)
+	defer stop()
+	if !cl.env.waitProcs(expired) {
 		cl.env.log.Warn("close timeout: processors still running", "timeout", cl.opts.CloseTimeout)
 	}
 	return nil

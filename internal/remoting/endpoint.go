@@ -266,7 +266,7 @@ func (e *endpoint) stopJanitor() {
 
 // waitProcs waits for spawned processors until deadline; it reports
 // whether they all finished.
-func (e *endpoint) waitProcs(deadline <-chan time.Time) bool {
+func (e *endpoint) waitProcs(deadline <-chan struct{}) bool {
 	done := make(chan struct{})
 	go func() {
 		e.procs.Wait()

@@ -272,3 +272,36 @@ func TestSpawnLimitAnswersBusy(t *testing.T) {
 	close(release)
 	require.Equal(t, int32(protocol.Success), (<-first).Code)
 }
+
+// TestCloseReturnsWithStuckProcessor: a processor that ignores its context
+// holds up neither the in-flight drain nor the processor wait beyond
+// CloseTimeout (both share one deadline).
+func TestCloseReturnsWithStuckProcessor(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	opts := DefaultServerOptions("127.0.0.1:0")
+	opts.CloseTimeout = 100 * time.Millisecond
+	s, err := NewServer(opts, testLogger(t))
+	require.NoError(t, err)
+	entered := make(chan struct{})
+	s.Register(protocol.SendMessage, Spawn, ProcessorFunc(func(context.Context, *Conn, *Command) (*Command, error) {
+		close(entered)
+		<-release // ignores ctx
+		return nil, nil
+	}))
+	require.NoError(t, s.Start(context.Background()))
+	cl := newClient(t, nil)
+	require.NoError(t, cl.InvokeAsync(ctxTimeout(t, 30*time.Second), s.Addr().String(),
+		NewRequest(protocol.SendMessage, nil, nil), func(*Command, error) {}))
+	<-entered
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung on a stuck processor")
+	}
+}

@@ -138,8 +138,8 @@ func (s *Server) Close() error {
 	<-s.acceptDone
 	s.env.stopJanitor()
 	conns := s.env.snapshot(true)
-	deadline := time.NewTimer(s.opts.CloseTimeout)
-	defer deadline.Stop()
+	expired, stop := closeDeadline(s.opts.CloseTimeout)
+	defer stop()
 
 	// Refuse new requests; keep reading so that responses to our own
 	// invocations arrive and a peer that leaves is noticed.
@@ -152,7 +152,7 @@ func (s *Server) Close() error {
 		select {
 		case <-c.idleRequests():
 		case <-c.done: // the peer left; nobody to answer
-		case <-deadline.C:
+		case <-expired:
 			drained = false
 		}
 		if !drained {
@@ -165,14 +165,14 @@ func (s *Server) Close() error {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
 	for _, c := range conns {
-		if !drained || !waitOrDeadline(c.readerDone, deadline.C) {
+		if !drained || !waitOrDeadline(c.readerDone, expired) {
 			drained = false
 			break
 		}
 		c.q.drain()
 	}
 	for _, c := range conns {
-		if !drained || !waitOrDeadline(c.writerDone, deadline.C) {
+		if !drained || !waitOrDeadline(c.writerDone, expired) {
 			drained = false
 			break
 		}
@@ -187,13 +187,21 @@ func (s *Server) Close() error {
 		<-c.readerDone
 		<-c.writerDone
 	}
-	if !s.env.waitProcs(deadline.C) {
+	if !s.env.waitProcs(expired) {
 		s.env.log.Warn("close timeout: processors still running", "timeout", s.opts.CloseTimeout)
 	}
 	return nil
 }
 
-func waitOrDeadline(ch <-chan struct{}, deadline <-chan time.Time) bool {
+// closeDeadline returns a channel closed after d: unlike a timer's channel
+// it can be waited on any number of times.
+func closeDeadline(d time.Duration) (<-chan struct{}, func() bool) {
+	ch := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(ch) })
+	return ch, t.Stop
+}
+
+func waitOrDeadline(ch <-chan struct{}, deadline <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true
