@@ -130,7 +130,11 @@ func (c *Conn) closeWith(err error) {
 		c.cancel()
 		_ = c.nc.Close()
 		c.q.close()
-		c.failPending(fmt.Errorf("%w: %w", ErrConnClosed, err))
+		pendingErr := err
+		if !errors.Is(err, ErrConnClosed) {
+			pendingErr = fmt.Errorf("%w: %w", ErrConnClosed, err)
+		}
+		c.failPending(pendingErr)
 		c.env.untrack(c)
 		if f := c.env.onClose; f != nil {
 			f(c)

@@ -2,6 +2,7 @@ package remoting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -26,6 +27,9 @@ func (c *Conn) addPending(opaque int32, cl *call) error {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	if c.pclosed {
+		if errors.Is(c.closeErr, ErrConnClosed) {
+			return c.closeErr
+		}
 		return fmt.Errorf("%w: %w", ErrConnClosed, c.closeErr)
 	}
 	c.pending[opaque] = cl
