@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gorocket/gorocket/internal/broker/topic"
 	"github.com/gorocket/gorocket/internal/protocol"
@@ -42,6 +43,10 @@ type adminTopicProcessor struct {
 	store      topicStore
 	offsets    topicOffsetDropper
 	bad        *rateLog
+	// registrar, when set, is synced after a topic is created or updated,
+	// for at most registerWait.
+	registrar    registrationSyncer
+	registerWait time.Duration
 }
 
 func (p *adminTopicProcessor) register(s *remoting.Server) {
@@ -82,6 +87,12 @@ func (p *adminTopicProcessor) updateAndCreateTopic(_ context.Context, c *remotin
 	}
 	if err := p.topics.CreateOrUpdate(cfg); err != nil {
 		return nil, p.bad.refuse(c, req, protocol.SystemError, "%v", err)
+	}
+	if p.registrar != nil {
+		// As Java's registerIncrementBrokerData: routable when answered.
+		ctx, cancel := context.WithTimeout(context.Background(), p.registerWait)
+		_ = p.registrar.Sync(ctx)
+		cancel()
 	}
 	return remoting.NewResponse(req, protocol.Success, ""), nil
 }

@@ -56,6 +56,12 @@ const (
 	closeQuietMax    = time.Second
 )
 
+// registerSyncWait bounds how long a request that created a topic waits
+// for the NameServers to learn it before it is answered. Java waits up to
+// registerBrokerTimeoutMills (24 s); a send answered that late would time
+// out in the client (3 s by default) and be sent again.
+const registerSyncWait = time.Second
+
 // unregisterTimeout bounds UNREGISTER_BROKER at Close.
 const unregisterTimeout = 3 * time.Second
 
@@ -213,6 +219,12 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 
 func (b *Broker) setStoreHost(ap netip.AddrPort) { b.storeHost.Store(&ap) }
 
+// registerWait is how long a request that created a topic waits for the
+// NameServers.
+func (b *Broker) registerWait() time.Duration {
+	return min(registerSyncWait, time.Duration(b.opts.RegisterBrokerTimeoutMills)*time.Millisecond)
+}
+
 func (b *Broker) openMetadata(ctx context.Context) error {
 	dir := configfile.Dir(b.storeOpts.StorePathRootDir)
 	to := topic.DefaultOptions()
@@ -348,13 +360,15 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 			region:         b.opts.RegionID,
 			traceOn:        strconv.FormatBool(b.opts.TraceOn),
 		},
-		topics:    b.topics,
-		store:     b.store,
-		conns:     &b.conns,
-		storeHost: &b.storeHost,
-		uniq:      message.NewUniqIDGenerator(b.opts.announceIP(), os.Getpid(), uint32(time.Now().UnixNano()), nil),
-		rewriters: b.rewriters,
-		bad:       b.bad,
+		topics:       b.topics,
+		store:        b.store,
+		conns:        &b.conns,
+		storeHost:    &b.storeHost,
+		uniq:         message.NewUniqIDGenerator(b.opts.announceIP(), os.Getpid(), uint32(time.Now().UnixNano()), nil),
+		rewriters:    b.rewriters,
+		bad:          b.bad,
+		registrar:    b.registrar,
+		registerWait: b.registerWait(),
 	}
 	for _, code := range []protocol.RequestCode{
 		protocol.SendMessage, protocol.SendMessageV2, protocol.SendBatchMessage,
@@ -388,12 +402,14 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 	(&clientManageProcessor{
 		consumers: b.consumers, producers: b.producers, groups: b.groups, topics: b.topics,
 		filters: b.filters, now: time.Now, enablePropertyFilter: b.opts.EnablePropertyFilter, bad: b.bad,
+		registrar: b.registrar, registerWait: b.registerWait(),
 	}).register(s)
 	(&consumerManageProcessor{
 		topics: b.topics, groups: b.groups, offsets: b.offsets, store: b.store, slave: b.opts.isSlave(), bad: b.bad,
 	}).register(s)
 	(&adminTopicProcessor{
 		brokerName: b.opts.BrokerName, topics: b.topics, store: b.store, offsets: b.offsets, bad: b.bad,
+		registrar: b.registrar, registerWait: b.registerWait(),
 	}).register(s)
 	(&adminGroupProcessor{
 		brokerName: b.opts.BrokerName, groups: b.groups, topics: b.topics, offsets: b.offsets,

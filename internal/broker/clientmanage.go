@@ -31,6 +31,7 @@ type producerRegistry interface {
 
 // retryTopicCreator creates a group's %RETRY% topic.
 type retryTopicCreator interface {
+	Get(topic string) (protocol.TopicConfig, bool)
 	CreateInSendMessageBack(topic string, queueNums, perm, topicSysFlag int32) (protocol.TopicConfig, error)
 }
 
@@ -46,7 +47,11 @@ type clientManageProcessor struct {
 	now       func() time.Time
 	// enablePropertyFilter allows SQL92 subscriptions.
 	enablePropertyFilter bool
-	bad                  *rateLog
+	// registrar, when set, is synced after a heartbeat creates a retry
+	// topic, for at most registerWait.
+	registrar    registrationSyncer
+	registerWait time.Duration
+	bad          *rateLog
 }
 
 func (p *clientManageProcessor) register(s *remoting.Server) {
@@ -88,10 +93,11 @@ func (p *clientManageProcessor) heartBeat(_ context.Context, c *remoting.Conn, r
 	}
 
 	now := p.now()
+	created := false
 	for i := range hb.ConsumerDataSet {
 		cd := &hb.ConsumerDataSet[i]
 		if g, ok := p.groups.FindOrCreate(cd.GroupName); ok && cd.MessageModel != protocol.Broadcasting {
-			p.createRetryTopic(c, cd, g)
+			created = p.createRetryTopic(c, cd, g) || created
 		}
 		for j := range cd.SubscriptionDataSet {
 			sd := &cd.SubscriptionDataSet[j]
@@ -112,10 +118,23 @@ func (p *clientManageProcessor) heartBeat(_ context.Context, c *remoting.Conn, r
 	for _, pd := range hb.ProducerDataSet {
 		p.producers.Register(pd.GroupName, c, hb.ClientID, clients.ProducerInfo{Language: req.Language, Version: req.Version}, now)
 	}
+	if created && p.registrar != nil {
+		// As Java does: the client finds the retry topic's route once its
+		// heartbeat is answered.
+		ctx, cancel := context.WithTimeout(context.Background(), p.registerWait)
+		_ = p.registrar.Sync(ctx)
+		cancel()
+	}
 	return remoting.NewResponse(req, protocol.Success, ""), nil
 }
 
-func (p *clientManageProcessor) createRetryTopic(c *remoting.Conn, cd *protocol.ConsumerData, g protocol.SubscriptionGroupConfig) {
+// createRetryTopic creates the group's retry topic if it does not exist
+// yet and reports whether it did.
+func (p *clientManageProcessor) createRetryTopic(c *remoting.Conn, cd *protocol.ConsumerData, g protocol.SubscriptionGroupConfig) bool {
+	retry := topic.RetryTopic(cd.GroupName)
+	if _, ok := p.topics.Get(retry); ok {
+		return false
+	}
 	var sysFlag int32
 	if cd.UnitMode {
 		sysFlag = protocol.TopicSysFlagUnitSub
@@ -124,9 +143,11 @@ func (p *clientManageProcessor) createRetryTopic(c *remoting.Conn, cd *protocol.
 	if queues <= 0 {
 		queues = 1
 	}
-	if _, err := p.topics.CreateInSendMessageBack(topic.RetryTopic(cd.GroupName), queues, protocol.PermRead|protocol.PermWrite, sysFlag); err != nil {
+	if _, err := p.topics.CreateInSendMessageBack(retry, queues, protocol.PermRead|protocol.PermWrite, sysFlag); err != nil {
 		p.bad.Log(slog.LevelError, "cannot create the retry topic", "conn", c.RemoteAddr(), "group", cd.GroupName, "err", err)
+		return false
 	}
+	return true
 }
 
 // unregisterClient forgets a client's producer and consumer group (Java

@@ -87,6 +87,17 @@
 // matching message lands. COMMIT_OFFSET commits the header's commitOffset
 // on a master.
 //
+// # NameServers
+//
+// The broker registers with every NameServer of namesrvAddr at start,
+// every registerNameServerPeriod, and at once after any topic change; each
+// NameServer has its own worker, so one that is down delays nobody. A
+// request that creates a topic (a send through TBW102, a heartbeat that
+// creates %RETRY%<group>, UPDATE_AND_CREATE_TOPIC) is answered only once
+// the NameServers that answer have the new table (at most 1 s), as Java
+// registers synchronously then: a client that created a topic can use its
+// route as soon as it has the answer. Close unregisters.
+//
 // # Clients, offsets, admin
 //
 // HEART_BEAT registers producer and consumer groups (creating the

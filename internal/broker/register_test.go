@@ -102,15 +102,20 @@ func TestRegistersWithNameServersAtOnce(t *testing.T) {
 		Topic: "AdminTopic", DefaultTopic: "TBW102", ReadQueueNums: 3, WriteQueueNums: 3, Perm: 6, TopicFilterType: "SINGLE_TAG",
 	})
 	require.Equal(t, protocol.Success, tb.invoke(t, protocol.UpdateAndCreateTopic, ext, nil).ResponseCode())
-	r := tb.waitRoute(t, ns1.Addr(), "AdminTopic")
+	// The answer comes once the NameServers that answer know the topic.
+	r, code := tb.route(t, ns1.Addr(), "AdminTopic")
+	require.Equal(t, protocol.Success, code)
 	require.Equal(t, int32(3), r.QueueDatas[0].WriteQueueNums)
 
-	// So is a topic created by a send, and a consumer group's retry topic.
+	// So does the answer to a send that created its topic, and to a
+	// heartbeat that created a consumer group's retry topic.
 	tb.mustSend(t, "AutoTopic", 0, "x")
-	tb.waitRoute(t, ns2.Addr(), "AutoTopic")
+	_, code = tb.route(t, ns2.Addr(), "AutoTopic")
+	require.Equal(t, protocol.Success, code)
 	a := newConsumerClient(t, "c@1")
-	a.heartbeat(t, tb.addr, heartbeat(a.id, "cg", protocol.Clustering, tagSub("AutoTopic")))
-	tb.waitRoute(t, ns1.Addr(), "%RETRY%cg")
+	a.okHeartbeat(t, tb.addr, heartbeat(a.id, "cg", protocol.Clustering, tagSub("AutoTopic")))
+	_, code = tb.route(t, ns1.Addr(), "%RETRY%cg")
+	require.Equal(t, protocol.Success, code)
 
 	// Close unregisters: the routes are gone at once.
 	start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/gorocket/gorocket/internal/broker/topic"
@@ -72,6 +73,16 @@ type sendProcessor struct {
 	uniq      *message.UniqIDGenerator
 	rewriters []Rewriter
 	bad       *rateLog
+	// registrar, when set, is synced after a send creates a topic, for at
+	// most registerWait.
+	registrar    registrationSyncer
+	registerWait time.Duration
+}
+
+// registrationSyncer pushes the broker's topics to the NameServers and
+// waits for them to have it (nsclient.Registrar).
+type registrationSyncer interface {
+	Sync(ctx context.Context) error
 }
 
 // sendTask carries one send from the request to its answer. Pooled: the
@@ -89,7 +100,9 @@ type sendTask struct {
 	props  []byte
 	inners []message.Inner
 	ptrs   []*message.Inner
-	done   func(store.PutResult, error) // t.complete, bound once
+	// created is set when this send created its topic.
+	created bool
+	done    func(store.PutResult, error) // t.complete, bound once
 
 	// The answer, built without allocating: the command, its header and
 	// the text of its values live in the task, which is recycled only
@@ -119,7 +132,7 @@ func (t *sendTask) free() {
 	t.hdr = protocol.SendMessageRequestHeader{}
 	t.inner = message.Inner{}
 	t.one[0] = nil
-	t.batch = false
+	t.batch, t.created = false, false
 	if cap(t.props) > 64<<10 {
 		t.props = make([]byte, 0, 256)
 	}
@@ -250,7 +263,7 @@ func (p *sendProcessor) createTopic(t *sendTask) (protocol.TopicConfig, error) {
 	var err error
 	if p.cfg.autoCreate {
 		var cfg protocol.TopicConfig
-		cfg, _, err = p.topics.CreateInSendMessage(h.Topic, h.DefaultTopic, t.conn.RemoteAddr(), h.DefaultTopicQueueNums, sysFlag)
+		cfg, t.created, err = p.topics.CreateInSendMessage(h.Topic, h.DefaultTopic, t.conn.RemoteAddr(), h.DefaultTopicQueueNums, sysFlag)
 		if err == nil {
 			return cfg, nil
 		}
@@ -258,7 +271,9 @@ func (p *sendProcessor) createTopic(t *sendTask) (protocol.TopicConfig, error) {
 		err = topic.ErrAutoCreateDisabled
 	}
 	if topic.IsRetryTopic(h.Topic) {
-		return p.topics.CreateInSendMessageBack(h.Topic, 1, protocol.PermRead|protocol.PermWrite, sysFlag)
+		cfg, err := p.topics.CreateInSendMessageBack(h.Topic, 1, protocol.PermRead|protocol.PermWrite, sysFlag)
+		t.created = err == nil
+		return cfg, err
 	}
 	return protocol.TopicConfig{}, err
 }
@@ -357,6 +372,23 @@ func (p *sendProcessor) buildBatch(t *sendTask, cfg protocol.TopicConfig) error 
 // store goroutine (or on the reader, for a refusal) and must not block for
 // long: the connection owes fewer answers than its write queue holds.
 func (t *sendTask) complete(res store.PutResult, err error) {
+	if t.created && t.p.registrar != nil {
+		// The send created its topic: answer once the NameServers know
+		// it, as Java does, so that the client finds the route when the
+		// send returns. Rare, and it may wait: off the store's goroutine.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), t.p.registerWait)
+			_ = t.p.registrar.Sync(ctx)
+			cancel()
+			t.answer(res, err)
+		}()
+		return
+	}
+	t.answer(res, err)
+}
+
+// answer writes the send's answer and recycles t.
+func (t *sendTask) answer(res store.PutResult, err error) {
 	p, c, req := t.p, t.conn, t.req
 	resp := p.response(t, res, err)
 	if rerr := c.Respond(req, resp); rerr != nil && !errors.Is(rerr, remoting.ErrConnClosed) {

@@ -72,8 +72,11 @@ type worker struct {
 	kick       chan struct{}
 	firstRound chan struct{} // closed once the first round has ended
 
-	mu     sync.Mutex
-	status Status
+	mu        sync.Mutex
+	status    Status
+	started   uint64        // rounds started
+	finished  uint64        // rounds finished (rounds of a worker are sequential)
+	roundDone chan struct{} // closed, and replaced, when a round finishes
 }
 
 // NewRegistrar returns a registrar; build returns what to register and is
@@ -89,7 +92,8 @@ func NewRegistrar(client *Client, opts RegistrarOptions, build func() (*Registra
 	r := &Registrar{opts: opts, client: client, build: build, log: log, ctx: ctx, cancel: cancel}
 	for _, a := range opts.Addrs {
 		r.workers = append(r.workers, &worker{
-			addr: a, kick: make(chan struct{}, 1), firstRound: make(chan struct{}), status: Status{Addr: a},
+			addr: a, kick: make(chan struct{}, 1), firstRound: make(chan struct{}),
+			status: Status{Addr: a}, roundDone: make(chan struct{}),
 		})
 	}
 	return r, nil
@@ -129,6 +133,41 @@ func (r *Registrar) Status() []Status {
 		w.mu.Unlock()
 	}
 	return out
+}
+
+// Sync registers with every NameServer now and waits until each that
+// answered its last registration has had a round that started after the
+// call, successfully or not, or ctx ends. The broker calls it after
+// creating a topic, as Java registers synchronously then, so that a client
+// that created a topic by sending to it finds its route as soon as the
+// send is answered. A NameServer that is down or has not answered yet is
+// kicked but not waited for.
+func (r *Registrar) Sync(ctx context.Context) error {
+	targets := make([]uint64, len(r.workers))
+	for i, w := range r.workers {
+		w.mu.Lock()
+		if w.status.Rounds > 0 && w.status.LastErr == nil {
+			targets[i] = w.started + 1 // a round in flight may predate the change
+		}
+		w.mu.Unlock()
+	}
+	r.Kick()
+	for i, w := range r.workers {
+		for targets[i] > 0 {
+			w.mu.Lock()
+			done, ch := w.finished >= targets[i], w.roundDone
+			w.mu.Unlock()
+			if done {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return fmt.Errorf("nsclient: registration with %s: %w", w.addr, ctx.Err())
+			}
+		}
+	}
+	return nil
 }
 
 // WaitFirstRound waits until the first registration with every NameServer
@@ -190,6 +229,17 @@ func (r *Registrar) run(w *worker) {
 }
 
 func (r *Registrar) registerOnce(w *worker) {
+	w.mu.Lock()
+	w.started++
+	round := w.started
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.finished = round
+		close(w.roundDone)
+		w.roundDone = make(chan struct{})
+		w.mu.Unlock()
+	}()
 	if r.ctx.Err() != nil {
 		return
 	}

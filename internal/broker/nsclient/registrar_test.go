@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,4 +265,44 @@ func TestRegisterRefused(t *testing.T) {
 	_, err = newClient(t).RegisterBroker(context.Background(), srv.Addr().String(), ext, body)
 	require.ErrorIs(t, err, ErrRefused)
 	require.ErrorContains(t, err, "crc mismatch")
+}
+
+func TestRegistrarSyncWaitsForAFreshRound(t *testing.T) {
+	a := startFakeNamesrv(t)
+	var version atomic.Int64
+	build := func() (*Registration, error) {
+		reg, _ := registration()
+		reg.Body.TopicConfigSerializeWrapper.DataVersion.Counter = version.Load()
+		return reg, nil
+	}
+	r, err := NewRegistrar(newClient(t), RegistrarOptions{Addrs: []string{a.addr()}, Period: time.Hour, Timeout: 5 * time.Second}, build, nil)
+	require.NoError(t, err)
+	r.Start()
+	defer r.Close()
+	require.NoError(t, r.WaitFirstRound(context.Background()))
+	for v := int64(1); v <= 3; v++ {
+		version.Store(v)
+		require.NoError(t, r.Sync(context.Background()))
+		a.mu.Lock()
+		var got protocol.RegisterBrokerBody
+		require.NoError(t, protocol.DecodeBody(a.bodies[len(a.bodies)-1], &got))
+		a.mu.Unlock()
+		require.Equal(t, v, got.TopicConfigSerializeWrapper.DataVersion.Counter, "the change made before Sync reached the name server")
+	}
+
+	// A name server that never answered is not waited for.
+	mixed, err := NewRegistrar(newClient(t), RegistrarOptions{
+		Addrs: []string{blackHole(t), a.addr()}, Period: time.Hour, Timeout: time.Hour,
+	}, build, nil)
+	require.NoError(t, err)
+	mixed.Start()
+	defer mixed.Close()
+	require.Eventually(t, func() bool { return !mixed.Status()[1].LastOK.IsZero() }, 10*time.Second, time.Millisecond)
+	version.Store(9)
+	require.NoError(t, mixed.Sync(context.Background()))
+	a.mu.Lock()
+	var got protocol.RegisterBrokerBody
+	require.NoError(t, protocol.DecodeBody(a.bodies[len(a.bodies)-1], &got))
+	a.mu.Unlock()
+	require.Equal(t, int64(9), got.TopicConfigSerializeWrapper.DataVersion.Counter)
 }
