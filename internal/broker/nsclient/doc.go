@@ -25,6 +25,12 @@
 // slow only delays its own worker: the others register on time. Each
 // round is bounded by the registration timeout (registerBrokerTimeoutMills).
 //
+// WaitFirstRound lets the broker's start wait for the first round with
+// every NameServer (bounded by its context), and Sync lets a request that
+// created a topic wait for a round that includes it with every NameServer
+// that answered its last round (a NameServer that is down is kicked, not
+// waited for).
+//
 // Close stops the workers (cancelling rounds in flight); Unregister then
 // tells every NameServer, in parallel, that the broker is leaving.
 package nsclient
