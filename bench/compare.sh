@@ -121,11 +121,30 @@ wait_log() { # wait_log FILE PATTERN: the server printed PATTERN
   die "server did not start"
 }
 
+# settle WHAT: wait until the server idles (at most 2 ticks of CPU, 20 ms,
+# in 0.5 s), for at most 20 s, and record how long that took. A fresh
+# gorocket under SYNC_FLUSH zero-fills its next 1 GiB commit-log segment
+# for about 2 s after it starts serving; the scenarios measure the steady
+# state, on both sides alike.
+settle() {
+  local t0 a b
+  t0=$(date +%s%N)
+  for _ in $(seq 40); do
+    a=$(awk '{print $14 + $15}' "/proc/$SPID/stat")
+    sleep 0.5
+    b=$(awk '{print $14 + $15}' "/proc/$SPID/stat")
+    ((b - a <= 2)) && break
+  done
+  jq -cn --argjson r "$REP" --arg w "$1" --argjson ms "$((($(date +%s%N) - t0) / 1000000))" \
+    '{rep: $r, settle: $w, settle_ms: $ms}' >>"$OUT"
+}
+
 start_gorocket() { # start_gorocket CONF DIR
   rm -rf "$2" && mkdir -p "$2"
   "$GR" standalone -c "$1" --data-dir "$2/data" --namesrv-port $NS_PORT --broker-port $BROKER_PORT >"$2/server.log" 2>&1 &
   SPID=$!
   wait_log "$2/server.log" "Broker .* listening"
+  settle "gorocket $(basename "$1" .conf)"
 }
 
 start_nats() { # start_nats SERVER DIR [always]
@@ -135,6 +154,7 @@ start_nats() { # start_nats SERVER DIR [always]
   SPID=$!
   wait_log "$2/server.log" "Server is ready"
   "$NP" setup -url "nats://127.0.0.1:$NATS_PORT"
+  settle "nats ${3:-default}"
 }
 
 stop_server() {
@@ -153,10 +173,31 @@ record() {
   if out=$("$@"); then
     jq -c --arg s "$scenario" --arg y "$system" --argjson r "$REP" '. + {scenario: $s, system: $y, rep: $r}' <<<"$out" >>"$OUT"
     jq -r --arg s "$scenario" --arg y "$system" \
-      '"  \($s) \($y): \(.msgs_per_sec // "-") msgs/s  p99 \(.p99_us // "-") µs  errors \(.errors // 0)  other load \(.other_cpu_cores // "-") cores\(if .startup_ms then "  startup \(.startup_ms) ms  rss \(.rss_mib) MiB" else "" end)"' <<<"$out" >&2
+      '"  \($s) \($y): \(.msgs_per_sec // "-") msgs/s  p99 \(.p99_us // "-") µs  errors \(.errors // 0)  other load \(.other_cpu_cores // "-") cores\(if .startup_ms then "  startup \(.startup_ms) ms  rss \(.rss_mib) MiB" else "" end)\(if .flushes then "  flushes/msg \(.flushes_per_msg)" else "" end)"' <<<"$out" >&2
   else
     log "  $scenario $system FAILED"
     jq -cn --arg s "$scenario" --arg y "$system" --argjson r "$REP" '{scenario: $s, system: $y, rep: $r, failed: true}' >>"$OUT"
+  fi
+}
+
+# counted COMMAND...: runs COMMAND while counting the server's fsync,
+# fdatasync and msync calls with `perf stat` (when perf can), and adds
+# "flushes" and "flushes_per_msg" to its JSON: group commit made visible.
+counted() {
+  local out f=$WORK/run/perf.$$ ppid
+  if ! command -v perf >/dev/null; then "$@"; return; fi
+  perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,syscalls:sys_enter_msync \
+    -p "$SPID" -o "$f" 2>/dev/null &
+  ppid=$!
+  sleep 0.2 # perf attaches
+  out=$("$@") || { kill -INT $ppid; wait $ppid; return 1; }
+  kill -INT $ppid && wait $ppid || true
+  local n
+  n=$(awk -F, '$1 ~ /^[0-9]+$/ {s += $1} END {print s + 0}' "$f" 2>/dev/null || echo "")
+  if [[ -n $n ]] && grep -q sys_enter "$f" 2>/dev/null; then
+    jq -c --argjson n "$n" '. + {flushes: $n, flushes_per_msg: (if .count > 0 then ($n / .count * 1000 | round) / 1000 else null end)}' <<<"$out"
+  else
+    echo "$out"
   fi
 }
 
@@ -220,12 +261,12 @@ run_default() { # ASYNC_FLUSH against NATS default: S1, S5, S2, S3
 run_durable() { # SYNC_FLUSH against NATS sync_interval: always: S3, S4
   if [[ $1 == gorocket ]]; then
     start_gorocket "$WORK/sync.conf" "$WORK/run/gorocket"
-    record S3-sync gorocket gr_produce --producers 64 --sync --count "$N_SYNC64"
-    record S4-sync gorocket gr_produce --producers 4 --inflight 256 --count "$N_SYNC64"
+    record S3-sync gorocket counted gr_produce --producers 64 --sync --count "$N_SYNC64"
+    record S4-sync gorocket counted gr_produce --producers 4 --inflight 256 --count "$N_SYNC64"
   else
     start_nats "$NATS_SERVER_ALWAYS" "$WORK/run/nats" always
-    record S3-sync nats np_produce -producers 64 -sync -count "$N_SYNC64"
-    record S4-sync nats np_produce -producers 4 -inflight 256 -count "$N_SYNC64"
+    record S3-sync nats counted np_produce -producers 64 -sync -count "$N_SYNC64"
+    record S4-sync nats counted np_produce -producers 4 -inflight 256 -count "$N_SYNC64"
   fi
   stop_server
 }

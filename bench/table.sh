@@ -41,8 +41,10 @@ def cell(u): if .n == 0 then "–"
   ["S3-async", "… latency p99", "p99_us", "µs", ""],
   ["S3-sync", "64 sync senders, SYNC_FLUSH vs NATS sync_interval always: msgs/s", "msgs_per_sec", "msgs/s", "≥ 10× NATS always"],
   ["S3-sync", "… latency p99", "p99_us", "µs", ""],
+  ["S3-sync", "… fsync/fdatasync calls per message", "flushes_per_msg", "", ""],
   ["S4-sync", "async publish 4 × 256, SYNC_FLUSH vs NATS always: msgs/s", "msgs_per_sec", "msgs/s", ""],
   ["S4-sync", "… ack latency p99", "p99_us", "µs", ""],
+  ["S4-sync", "… fsync/fdatasync calls per message", "flushes_per_msg", "", ""],
   ["S5-256", "consume the backlog, 256 per pull: msgs/s", "msgs_per_sec", "msgs/s", "≥ 1.2× NATS"],
   ["S5-256", "… server CPU per message (µs)", "server_cpu_us_per_msg", "", ""],
   ["S5-32", "consume the backlog, 32 per pull: msgs/s", "msgs_per_sec", "msgs/s", ""],
@@ -64,6 +66,7 @@ def cell(u): if .n == 0 then "–"
     | "| S3 | gorocket SYNC_FLUSH / its own ASYNC_FLUSH, 64 sync senders | \(if $sync and $async then "\($sync / $async | r(2))×" else "–" end) | | | ≥ 0.8× |"),
   "",
   "Other load on the machine during the measured phases (cores used by neither the tool nor the server): gorocket runs max \([$rs[] | select(.system == "gorocket") | .other_cpu_cores // empty] | max // "–"), NATS runs max \([$rs[] | select(.system == "nats") | .other_cpu_cores // empty] | max // "–"); before the repetitions \([.[] | .background_cores // empty] | map(tostring) | join(", ")) cores.",
+  "Each fresh server idled before its scenarios (longest wait): \([.[] | select(.settle)] | group_by(.settle) | map("\(.[0].settle) \(map(.settle_ms) | max) ms") | join(", ")).",
   (if ([.[] | select(.failed)] | length) > 0 then "Failed runs: \([.[] | select(.failed) | "\(.scenario)/\(.system)/rep \(.rep)"] | join(", "))." else empty end),
   (if ([$rs[] | select((.errors // 0) > 0)] | length) > 0 then "Runs with errors: \([$rs[] | select((.errors // 0) > 0) | "\(.scenario)/\(.system)/rep \(.rep): \(.errors) (\(.first_error // ""))"] | join("; "))." else empty end)
 ' "$1"

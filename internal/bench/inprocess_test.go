@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,8 @@ import (
 // to DIR/<benchmark>.cpu:
 //
 //	GOROCKET_BENCH_PROFILES=/tmp/prof go test ./internal/bench -run '^$' -bench InProcess/S1 -benchtime 300000x
-//	go tool pprof -top -focus 'internal/(broker|store)' /tmp/prof/S1-async-4x256.cpu
+//	go tool pprof -top -tagfocus side=broker /tmp/prof/S1-async-4x256.cpu    # the broker's share
+//	go tool pprof -top -tagignore side=broker /tmp/prof/S1-async-4x256.cpu   # the client's
 //	go test ./internal/bench -run '^$' -bench InProcess/S1 -benchtime 50000x -benchmem -memprofile /tmp/s1.mem -memprofilerate 1
 //
 // The segment sizes are the broker's defaults (1 GiB commit log files).
@@ -37,7 +39,13 @@ func startBenchServer(b *testing.B, flush string) *standalone.Standalone {
 	opts.Store.FlushDiskType = flush
 	opts.Store.MaxTransferCountOnMessageInMemory = 256
 	opts.Store.MaxTransferBytesOnMessageInMemory = 1 << 20
-	s, err := standalone.Start(context.Background(), opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// The broker's goroutines inherit the label, so that a profile splits
+	// into the two sides: -tagfocus side=broker, -tagignore side=broker.
+	var s *standalone.Standalone
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("side", "broker"), func(ctx context.Context) {
+		s, err = standalone.Start(ctx, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,18 +26,9 @@ const pollEvery = 10 * time.Millisecond
 // broker creating topics on first use. It returns the topic's masters.
 func ensureTopic(ctx context.Context, c *client.Client, topic string, queues int) ([]string, error) {
 	a := client.NewAdmin(c)
-	ci, err := a.ClusterInfo(ctx)
+	masters, err := waitMasters(ctx, a)
 	if err != nil {
-		return nil, fmt.Errorf("bench: cluster info: %w", err)
-	}
-	masters := map[string]string{} // broker name -> master address
-	for name, b := range ci.Brokers {
-		if addr := b.MasterAddr(); addr != "" {
-			masters[name] = addr
-		}
-	}
-	if len(masters) == 0 {
-		return nil, errors.New("bench: no broker master is registered with the name servers")
+		return nil, err
 	}
 	cfg := client.TopicConfig{Name: topic, ReadQueueNums: queues, WriteQueueNums: queues}
 	for _, name := range slices.Sorted(maps.Keys(masters)) {
@@ -56,6 +47,32 @@ func ensureTopic(ctx context.Context, c *client.Client, topic string, queues int
 				err = errors.New("the route does not show the queues yet")
 			}
 			return nil, fmt.Errorf("bench: waiting for the route of %q: %w (%w)", topic, err, ctx.Err())
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+// waitMasters returns the broker masters registered with the name servers
+// (broker name -> address), waiting for one to register: a broker that
+// has just been started may still be opening its store.
+func waitMasters(ctx context.Context, a *client.Admin) (map[string]string, error) {
+	for {
+		ci, err := a.ClusterInfo(ctx)
+		if err == nil {
+			masters := map[string]string{}
+			for name, b := range ci.Brokers {
+				if addr := b.MasterAddr(); addr != "" {
+					masters[name] = addr
+				}
+			}
+			if len(masters) > 0 {
+				return masters, nil
+			}
+			err = errors.New("no broker master is registered with the name servers")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bench: %w (%w)", err, ctx.Err())
 		case <-time.After(pollEvery):
 		}
 	}
