@@ -64,7 +64,11 @@ if [[ -z ${NATS_SERVER_ALWAYS:-} ]]; then
 fi
 
 COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD)
-git -C "$REPO" diff --quiet HEAD -- cmd internal client go.mod 2>/dev/null || COMMIT="$COMMIT+dirty"
+# Uncommitted changes to what the binary is built from (tests aside) make
+# the build "+dirty".
+if git -C "$REPO" status --porcelain -- cmd internal client go.mod go.sum | grep -qv '_test\.go$'; then
+  COMMIT="$COMMIT+dirty"
+fi
 log "building gorocket $COMMIT and natspeer"
 (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$COMMIT" -o "$WORK/gorocket" ./cmd/gorocket)
 (cd "$REPO/bench/natspeer" && go build -trimpath -o "$WORK/natspeer" .)
