@@ -191,3 +191,61 @@ func BenchmarkGetMessage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPutWritersAsync is 64 producers (goroutines, one per
+// connection in a broker), each with up to `window` PutMessageAsync
+// appends in flight.
+func BenchmarkPutWritersAsync(b *testing.B) {
+	const writers = 64
+	for _, mode := range []string{AsyncFlush, SyncFlush} {
+		for _, window := range []int{1, 4, 16} {
+			b.Run(fmt.Sprintf("%s/writers=%d/window=%d", mode, writers, window), func(b *testing.B) {
+				s := openStore(b, benchOptions(b, mode), Hooks{})
+				defer s.Close()
+				waitPrepared(b, s)
+				body := make([]byte, 1024)
+				var next atomic.Int64
+				var failed atomic.Int64
+				var wg sync.WaitGroup
+				b.SetBytes(1024)
+				b.ReportAllocs()
+				b.ResetTimer()
+				start := time.Now()
+				for w := range writers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						sem := make(chan struct{}, window)
+						done := func(_ PutResult, err error) {
+							if err != nil {
+								failed.Add(1)
+							}
+							<-sem
+						}
+						msgs := make([]*message.Inner, window)
+						for i := range msgs {
+							msgs[i] = benchMsg("BenchTopic", int32(w%8), body, w)
+						}
+						for i := 0; next.Add(1) <= int64(b.N); i++ {
+							sem <- struct{}{}
+							s.PutMessageAsync(context.Background(), msgs[i%window], done)
+						}
+						for range window {
+							sem <- struct{}{}
+						}
+					}()
+				}
+				wg.Wait()
+				el := time.Since(start)
+				b.StopTimer()
+				if failed.Load() > 0 {
+					b.Fatalf("%d appends failed", failed.Load())
+				}
+				b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+				if st := s.Stats(); mode == SyncFlush && st.CommitLogFlushes > 0 {
+					b.ReportMetric(float64(b.N)/float64(st.CommitLogFlushes), "msgs/flush")
+				}
+			})
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func BenchmarkWritePath(b *testing.B) {
 					batch := make([]byte, 0, 64*recSize)
 					var off int64
 					b.SetBytes(recSize)
+					faults0 := minorFaults()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						if off+recSize > segSize {
@@ -73,6 +75,8 @@ func BenchmarkWritePath(b *testing.B) {
 							}
 						}
 					}
+					b.StopTimer()
+					b.ReportMetric(float64(minorFaults()-faults0)/float64(b.N), "faults/rec")
 				})
 			}
 		}
@@ -137,3 +141,10 @@ func BenchmarkFlushAfter(b *testing.B) {
 }
 
 func nanotime() int64 { return time.Now().UnixNano() }
+
+// minorFaults returns the process's minor page faults so far.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt
+}
