@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -34,11 +35,6 @@ import (
 
 func TestMain(m *testing.M) {
 	rlog.SetLogLevel("error")
-	// Broadcasting consumers keep offsets under $HOME; keep them out of it.
-	if dir, err := os.MkdirTemp("", "gorocket-compat-home"); err == nil {
-		os.Setenv("HOME", dir)
-		defer os.RemoveAll(dir)
-	}
 	os.Exit(m.Run())
 }
 
@@ -100,9 +96,18 @@ func (c *cluster) resolver() primitive.NsResolver {
 
 var instanceSeq atomic.Int64
 
-// instance returns a client instance name unique in this process.
+// instance returns a client instance name unique to this process and run:
+// the official client keys state by it, some of it on disk (broadcasting
+// offsets).
 func instance(t *testing.T) string {
-	return fmt.Sprintf("%s-%d", t.Name(), instanceSeq.Add(1))
+	return fmt.Sprintf("%s-%d-%d", t.Name(), os.Getpid(), instanceSeq.Add(1))
+}
+
+// localOffsetDir is where the official client keeps a broadcasting group's
+// offsets: $HOME/.rocketmq_client_go/<group>, read from HOME when the client
+// package initialises.
+func localOffsetDir(group string) string {
+	return filepath.Join(os.Getenv("HOME"), ".rocketmq_client_go", group)
 }
 
 func (c *cluster) producer(opts ...producer.Option) rocketmq.Producer {
