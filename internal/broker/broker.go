@@ -88,6 +88,7 @@ type Broker struct {
 	registrar *nsclient.Registrar
 	storeHost atomic.Pointer[netip.AddrPort]
 	rewriters []Rewriter
+	features  []feature
 	requests  requestCounter
 
 	mu      sync.Mutex
@@ -191,6 +192,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("broker: start store: %w", err)
 	}
 	if err := b.openMetadata(ctx); err != nil {
+		return err
+	}
+	if err := b.startFeatures(ctx); err != nil {
 		return err
 	}
 	if err := b.startRegistrar(); err != nil {
@@ -420,6 +424,7 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 		extra: func(t map[string]string) { t["heldPullRequests"] = strconv.Itoa(b.holds.Len()) },
 	}).register(s)
 	(&queryProcessor{store: b.store, defaultQueryMaxNum: b.opts.DefaultQueryMaxNum, bad: b.bad}).register(s)
+	b.registerFeatures(s)
 }
 
 // scanClients closes the connections of clients silent for longer than
@@ -529,6 +534,7 @@ func (b *Broker) shutdown() error {
 			}
 		}
 	}
+	errs = append(errs, b.closeFeatures())
 	if b.nsRemote != nil {
 		errs = append(errs, b.nsRemote.Close())
 	}
