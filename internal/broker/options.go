@@ -74,6 +74,11 @@ type Options struct {
 	// DefaultQueryMaxNum caps a QUERY_MESSAGE by unique key
 	// (MessageStoreConfig).
 	DefaultQueryMaxNum int `prop:"defaultQueryMaxNum"`
+
+	// Settings of the features wired in wire_*.go, each declared beside
+	// its feature (config.Apply walks embedded structs).
+	ScheduleOptions
+	TransactionOptions
 }
 
 // DefaultOptions returns RocketMQ's defaults (BrokerConfig,
@@ -110,6 +115,9 @@ func DefaultOptions() Options {
 		RegionID:           "DefaultRegion",
 		TraceOn:            true,
 		DefaultQueryMaxNum: 32,
+
+		ScheduleOptions:    defaultScheduleOptions(),
+		TransactionOptions: defaultTransactionOptions(),
 	}
 }
 
@@ -170,6 +178,11 @@ func (o *Options) Validate() error {
 	} {
 		if v <= 0 {
 			bad("%s %d must be positive", name, v)
+		}
+	}
+	for _, err := range []error{o.ScheduleOptions.validate(), o.TransactionOptions.validate()} {
+		if err != nil {
+			bad("%v", err)
 		}
 	}
 	return errors.Join(errs...)
