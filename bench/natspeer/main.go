@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -182,23 +183,11 @@ func (s *stopper) wasInterrupted() bool {
 
 // claims hands out a message count to concurrent publishers.
 type claims struct {
-	count int64
-	mu    sync.Mutex
-	next  int64
+	count int64 // 0: until stopped
+	next  atomic.Int64
 }
 
-func (c *claims) take() bool {
-	if c.count == 0 {
-		return true
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.next >= c.count {
-		return false
-	}
-	c.next++
-	return true
-}
+func (c *claims) take() bool { return c.count == 0 || c.next.Add(1) <= c.count }
 
 func runProduce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("produce", flag.ExitOnError)
