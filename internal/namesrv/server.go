@@ -41,6 +41,9 @@ func New(opts Options, log *slog.Logger) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	transportLog := log
 	log = log.With("component", "namesrv")
 	now := opts.Now
