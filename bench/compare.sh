@@ -64,9 +64,10 @@ if [[ -z ${NATS_SERVER_ALWAYS:-} ]]; then
 fi
 
 COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD)
-# Uncommitted changes to what the binary is built from (tests aside) make
-# the build "+dirty".
-if git -C "$REPO" status --porcelain -- cmd internal client go.mod go.sum | grep -qv '_test\.go$'; then
+# Uncommitted changes to what the binary is built from (Go sources other
+# than tests, go.mod, go.sum) make the build "+dirty".
+if git -C "$REPO" status --porcelain --untracked-files=all -- cmd internal client go.mod go.sum |
+  grep -Ev '_test\.go$' | grep -Eq '(\.go|go\.mod|go\.sum)$'; then
   COMMIT="$COMMIT+dirty"
 fi
 log "building gorocket $COMMIT and natspeer"
