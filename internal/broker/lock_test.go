@@ -156,7 +156,9 @@ func TestLockPruner(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		locks, err := rebalance.NewLockManager(rebalance.Options{LockMaxLiveTime: 60_000}, nil)
 		require.NoError(t, err)
-		mq := func(id int32) protocol.MessageQueue { return protocol.MessageQueue{Topic: "T", BrokerName: "b", QueueID: id} }
+		mq := func(id int32) protocol.MessageQueue {
+			return protocol.MessageQueue{Topic: "T", BrokerName: "b", QueueID: id}
+		}
 		lock := func(id int32, client string) []protocol.MessageQueue {
 			return locks.TryLockBatch("g", []protocol.MessageQueue{mq(id)}, client, time.Now())
 		}
