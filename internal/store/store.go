@@ -143,6 +143,7 @@ func (s *Store) open() error {
 		FlushLeastPages:       s.opts.FlushCommitLogLeastPages,
 		FlushThoroughInterval: ms(s.opts.FlushCommitLogThoroughInterval),
 		SyncFlushTimeout:      ms(int(s.opts.SyncFlushTimeout)),
+		GroupCommitLinger:     time.Duration(s.opts.GroupCommitLingerMicros) * time.Microsecond,
 		Warm:                  s.opts.WarmMapedFileEnable || s.opts.FlushDiskType == SyncFlush,
 		WriteBufferSize:       s.opts.CommitLogWriteBufferSize,
 		OnPublish:             s.kickDispatch,

@@ -76,21 +76,29 @@ func (c *CommitLog) groupCommit() {
 		c.failGroupWaiters(fmt.Errorf("%w: %w", ErrBroken, err))
 		return
 	}
+	c.mu.Lock()
+	before := len(c.active.pending)
+	c.mu.Unlock()
 	completed := c.completeFlushed()
 	if c.opts.OnPublish != nil {
 		c.opts.OnPublish()
 	}
-	c.linger(completed)
+	c.linger(before + completed)
 }
 
 // linger gives the appenders just acknowledged a moment to append again
 // before the next write-out, so that one sync covers them too. Without
 // it, synchronous writers split into two groups that take turns, each
-// sync covering only half of them. It waits while the number of pending
-// appends grows towards the group just completed, at most lingerMax.
-func (c *CommitLog) linger(completed int) {
-	const lingerMax = 50 * time.Microsecond
-	if completed < 2 {
+// sync covering only half of them. It waits until target appends are
+// pending (those pending before the completion plus the appenders it
+// woke), at most GroupCommitLinger.
+func (c *CommitLog) linger(target int) {
+	completed := target
+	lingerMax := c.opts.GroupCommitLinger
+	if lingerMax == 0 {
+		lingerMax = 50 * time.Microsecond
+	}
+	if completed < 2 || lingerMax < 0 {
 		return
 	}
 	deadline := time.Now().Add(lingerMax)

@@ -32,6 +32,10 @@ type Options struct {
 	FlushLeastPages       int
 	FlushThoroughInterval time.Duration
 	SyncFlushTimeout      time.Duration
+	// GroupCommitLinger is how long, at most, the SyncFlush committer
+	// waits after completing a group for the writers it woke to append
+	// again (0: 50 µs; negative: no linger).
+	GroupCommitLinger time.Duration
 
 	// Warm zero-fills and syncs new segments before use.
 	Warm bool
