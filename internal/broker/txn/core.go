@@ -123,11 +123,11 @@ const (
 type state uint8
 
 const (
-	statePending  state = iota
-	stateEnding         // claimed by an END_TRANSACTION
-	stateChecking       // claimed by an Action
-	stateResolved       // an op record (or its END) says it is done
-	stateSuperseded     // a newer copy of its transaction stands for it
+	statePending    state = iota
+	stateEnding           // claimed by an END_TRANSACTION
+	stateChecking         // claimed by an Action
+	stateResolved         // an op record (or its END) says it is done
+	stateSuperseded       // a newer copy of its transaction stands for it
 )
 
 func (s state) finished() bool { return s >= stateResolved }
