@@ -2,17 +2,39 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/gorocket/gorocket/internal/remoting"
 )
 
 // replyFeature wires request-reply and message trace (issue 4 items 6-7).
-type replyFeature struct{}
+//
+// Request-reply: SEND_REPLY_MESSAGE(_V2) store the reply and push it to the
+// requester (replyProcessor); the core send path already stamps CLUSTER on
+// the request. Message trace needs nothing more than the core gives: the
+// trace topic (msgTraceTopicName, RMQ_SYS_TRACE_TOPIC) is created at start
+// and registered with the name servers, clients' trace records are sent
+// to it like any message, and their KEYS (the traced message ids and keys)
+// are indexed, so QUERY_MESSAGE on the trace topic finds them.
+type replyFeature struct {
+	b *Broker
+}
 
 func (*replyFeature) name() string { return "reply" }
 
-func (*replyFeature) start(context.Context, *Broker) error { return nil }
+func (f *replyFeature) start(_ context.Context, b *Broker) error {
+	f.b = b
+	return nil
+}
 
-func (*replyFeature) register(*remoting.Server) {}
+func (f *replyFeature) register(s *remoting.Server) {
+	(&replyProcessor{
+		send:        newReplySendProcessor(f.b),
+		producers:   f.b.producers,
+		pushTimeout: replyPushTimeout,
+		now:         time.Now,
+		bad:         f.b.bad,
+	}).register(s)
+}
 
 func (*replyFeature) close() error { return nil }

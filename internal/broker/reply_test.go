@@ -1,0 +1,159 @@
+package broker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gorocket/gorocket/internal/message"
+	"github.com/gorocket/gorocket/internal/protocol"
+	"github.com/gorocket/gorocket/internal/remoting"
+)
+
+// requester is a raw client that registers a producer group by heartbeat,
+// as Producer.Request does, and answers PUSH_REPLY_MESSAGE_TO_CLIENT.
+type requester struct {
+	rc      *remoting.Client
+	id      string
+	replies chan *remoting.Command
+	answer  func(*remoting.Command) *remoting.Command
+}
+
+// newRequester registers a requester; answer, when not nil, answers the
+// pushes (SUCCESS otherwise).
+func newRequester(t *testing.T, tb *testBroker, id string, answer func(*remoting.Command) *remoting.Command) *requester {
+	t.Helper()
+	r := &requester{rc: newClient(t), id: id, replies: make(chan *remoting.Command, 16), answer: answer}
+	if r.answer == nil {
+		r.answer = func(req *remoting.Command) *remoting.Command {
+			return remoting.NewResponse(req, protocol.Success, "")
+		}
+	}
+	r.rc.Register(protocol.PushReplyMessageToClient, remoting.Spawn, remoting.ProcessorFunc(
+		func(_ context.Context, _ *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
+			r.replies <- req
+			return r.answer(req), nil
+		}))
+	body, err := protocol.EncodeBody(&protocol.HeartbeatData{ClientID: id, ProducerDataSet: []protocol.ProducerData{{GroupName: "requesters"}}})
+	require.NoError(t, err)
+	resp := invokeWith(t, r.rc, tb.addr, protocol.HeartBeat, nil, body)
+	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	return r
+}
+
+func (r *requester) next(t *testing.T) *remoting.Command {
+	t.Helper()
+	select {
+	case req := <-r.replies:
+		return req
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reply pushed")
+		return nil
+	}
+}
+
+func replyTopic(tb *testBroker) string { return tb.opts.BrokerClusterName + "_REPLY_TOPIC" }
+
+func (tb *testBroker) sendReply(t *testing.T, code protocol.RequestCode, requester, correlation, body string) *remoting.Command {
+	t.Helper()
+	kv := []string{message.PropertyMessageType, "reply", message.PropertyCorrelationID, correlation, message.PropertyMessageTTL, "3"}
+	if requester != "" {
+		kv = append(kv, message.PropertyMessageReplyToClient, requester)
+	}
+	h := sendHeader(replyTopic(tb), 0, props(kv...))
+	h.ProducerGroup = "repliers"
+	var ext protocol.ExtFields
+	if code == protocol.SendReplyMessageV2 {
+		ext = h.AppendExtV2(nil)
+	} else {
+		ext = h.AppendExt(nil)
+	}
+	return tb.invoke(t, code, ext, []byte(body))
+}
+
+// TestReplyPushedToRequester: a reply is stored in <cluster>_REPLY_TOPIC
+// and pushed to the requesting client, which gets the reply's body and
+// properties; the replier learns the push went through.
+func TestReplyPushedToRequester(t *testing.T) {
+	tb := startBroker(t, nil)
+	r := newRequester(t, tb, "10.0.0.7@requester", nil)
+
+	for i, code := range []protocol.RequestCode{protocol.SendReplyMessage, protocol.SendReplyMessageV2} {
+		resp := tb.sendReply(t, code, r.id, "corr-"+code.String(), "pong")
+		require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+		var rh protocol.SendMessageResponseHeader
+		require.NoError(t, rh.DecodeExt(resp.ExtFields))
+		require.Len(t, rh.MsgID, 32, "the stored reply's offset message id")
+		require.Equal(t, int64(i), rh.QueueOffset)
+
+		push := r.next(t)
+		require.Equal(t, "pong", string(push.Body))
+		var ph protocol.ReplyMessageRequestHeader
+		require.NoError(t, protocol.DecodeHeader(push.ExtFields, &ph))
+		require.Equal(t, replyTopic(tb), ph.Topic)
+		require.Equal(t, "repliers", ph.ProducerGroup)
+		require.Equal(t, tb.addr, ph.StoreHost)
+		require.NotEmpty(t, ph.BornHost)
+		require.InDelta(t, time.Now().UnixMilli(), ph.StoreTimestamp, 10_000)
+		p := message.ParseProperties([]byte(ph.Properties))
+		require.Equal(t, "corr-"+code.String(), p[message.PropertyCorrelationID])
+		require.Equal(t, r.id, p[message.PropertyMessageReplyToClient])
+		require.NotEmpty(t, p[message.PropertyPushReplyTime])
+		require.Equal(t, "reply", p[message.PropertyMessageType])
+	}
+
+	tb.waitDispatched(t, replyTopic(tb), 0, 2)
+	got := tb.pull(t, pullHeader("reply_reader", replyTopic(tb), 0, 0))
+	require.Equal(t, []string{"pong", "pong"}, bodies(got.msgs), "replies are stored too")
+}
+
+// TestReplyPushFailures: the replier hears why a reply did not reach its
+// requester; the reply is stored all the same, as in Java.
+func TestReplyPushFailures(t *testing.T) {
+	tb := startBroker(t, nil)
+
+	resp := tb.sendReply(t, protocol.SendReplyMessage, "10.0.0.8@gone", "c1", "lost")
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "channel of <10.0.0.8@gone> not found")
+
+	resp = tb.sendReply(t, protocol.SendReplyMessage, "", "c2", "anonymous")
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "no REPLY_TO_CLIENT property")
+
+	r := newRequester(t, tb, "10.0.0.7@refuser", func(req *remoting.Command) *remoting.Command {
+		return remoting.NewResponse(req, protocol.SystemError, "no such request")
+	})
+	resp = tb.sendReply(t, protocol.SendReplyMessage, r.id, "c3", "refused")
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "no such request")
+	r.next(t)
+
+	tb.waitDispatched(t, replyTopic(tb), 0, 3)
+
+	// A reply is checked like any send.
+	h := sendHeader("bad topic", 0, props(message.PropertyMessageReplyToClient, r.id))
+	resp = tb.invoke(t, protocol.SendReplyMessage, h.AppendExt(nil), []byte("x"))
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	resp = tb.invoke(t, protocol.SendReplyMessage, protocol.ExtFields{{Key: "topic", Value: "T"}}, []byte("x"))
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "bad request header")
+}
+
+// TestReplyRequesterSilent: a requester that does not answer the push is
+// given up on after the push timeout.
+func TestReplyRequesterSilent(t *testing.T) {
+	tb := startBroker(t, nil)
+	release := make(chan struct{})
+	r := newRequester(t, tb, "10.0.0.7@silent", func(req *remoting.Command) *remoting.Command {
+		<-release
+		return remoting.NewResponse(req, protocol.Success, "")
+	})
+	t.Cleanup(func() { close(release) }) // before the requester's client closes
+	start := time.Now()
+	resp := tb.sendReply(t, protocol.SendReplyMessage, r.id, "c", "late")
+	require.Equal(t, protocol.SystemError, resp.ResponseCode())
+	require.Contains(t, resp.Remark, "fail")
+	require.GreaterOrEqual(t, time.Since(start), replyPushTimeout)
+}
