@@ -67,11 +67,11 @@ type orderLog struct {
 	mu         sync.Mutex
 	accepted   [orders]int // steps accepted so far, per order
 	deliveries int
-	repeats    int            // deliveries of steps already accepted
-	violations []string       // deliveries that skipped ahead
-	queueOf    map[int]int    // order -> queue id it arrived on
-	refused    map[string]int // body -> times the consumer refused it
-	by         map[string]int // consumer -> steps it accepted
+	repeats    int              // deliveries of steps already accepted
+	violations []string         // deliveries that skipped ahead
+	queueOf    map[int]int      // order -> queue id it arrived on
+	refused    map[string]int   // body -> times the consumer refused it
+	by         map[string]int   // consumer -> steps it accepted
 	takers     [orders][]string // consumers that accepted steps of the order, in turn
 }
 
