@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorocket/gorocket/internal/broker/clients"
@@ -51,9 +53,17 @@ type replyChannels interface {
 // (The official clients retry a send answered SYSTEM_ERROR, so a reply
 // whose requester is briefly unknown is pushed again.) Requests run on a
 // goroutine of their own: the push waits for another connection.
+//
+// The requester is looked up among the producers registered by heartbeat,
+// as in Java, and failing that on the connection its request came from
+// (requesterTable): the Go client registers its producer by heartbeat one
+// second after it starts and forces an earlier heartbeat only for a topic
+// the name server does not know, so a Request made at once on an existing
+// topic would otherwise find no channel for its reply.
 type replyProcessor struct {
 	send        *sendProcessor
 	producers   replyChannels
+	requesters  *requesterTable
 	pushTimeout time.Duration
 	now         func() time.Time
 	bad         *rateLog
@@ -112,9 +122,8 @@ func (p *replyProcessor) push(ctx context.Context, from *remoting.Conn, t *sendT
 	if !ok || len(requester) == 0 {
 		return fmt.Errorf("%w: the reply has no %s property", errReplyPush, message.PropertyMessageReplyToClient)
 	}
-	ch, ok := p.producers.FindChannel(string(requester))
-	conn, _ := ch.(*remoting.Conn)
-	if !ok || conn == nil {
+	conn := p.findRequester(string(requester))
+	if conn == nil {
 		return fmt.Errorf("%w: channel of <%s> not found", errReplyPush, clip(string(requester)))
 	}
 	now := p.now()
@@ -150,6 +159,77 @@ func (p *replyProcessor) push(ctx context.Context, from *remoting.Conn, t *sendT
 	}
 	return nil
 }
+
+// findRequester returns the connection of the requesting client id, nil
+// if it is not connected here.
+func (p *replyProcessor) findRequester(id string) *remoting.Conn {
+	if ch, ok := p.producers.FindChannel(id); ok {
+		if c, ok := ch.(*remoting.Conn); ok && c.Err() == nil {
+			return c
+		}
+	}
+	host, ok := p.requesters.host(id)
+	if !ok {
+		return nil
+	}
+	var found *remoting.Conn
+	p.send.conns.m.Range(func(_, v any) bool {
+		if cs := v.(*connState); cs.bornHost == host && cs.conn.Err() == nil {
+			found = cs.conn
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// requesterTable remembers where requesting clients are connected: the
+// born host (the connection's remote address) of the last request each
+// client id sent, read from the REPLY_TO_CLIENT property of a message
+// that is not itself a reply. It is a Rewriter that changes nothing, so
+// it sees every single send. At most maxRequesters clients are kept; past
+// that the table starts over (a requester is then found by its heartbeat,
+// as in Java).
+type requesterTable struct {
+	mu    sync.Mutex
+	hosts map[string]netip.AddrPort
+}
+
+const maxRequesters = 1 << 16
+
+func newRequesterTable() *requesterTable {
+	return &requesterTable{hosts: make(map[string]netip.AddrPort)}
+}
+
+// RewriteSend implements Rewriter.
+func (r *requesterTable) RewriteSend(m *message.Inner, _ protocol.TopicConfig) error {
+	id, ok := message.PropertyValue(m.Properties, message.PropertyMessageReplyToClient)
+	if !ok || len(id) == 0 || !m.BornHost.IsValid() {
+		return nil
+	}
+	if t, ok := message.PropertyValue(m.Properties, message.PropertyMessageType); ok && string(t) == replyMessageType {
+		return nil // a reply names its requester, not its sender
+	}
+	r.mu.Lock()
+	if r.hosts[string(id)] != m.BornHost {
+		if len(r.hosts) >= maxRequesters {
+			clear(r.hosts)
+		}
+		r.hosts[string(id)] = m.BornHost
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *requesterTable) host(id string) (netip.AddrPort, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ap, ok := r.hosts[id]
+	return ap, ok
+}
+
+// replyMessageType is MSG_TYPE of a reply (MixAll.REPLY_MESSAGE_FLAG).
+const replyMessageType = "reply"
 
 // response answers the replier: the push decides the code, the store the
 // message id and offset.

@@ -36,6 +36,9 @@ func newRequester(t *testing.T, tb *testBroker, id string, answer func(*remoting
 			r.replies <- req
 			return r.answer(req), nil
 		}))
+	if tb == nil {
+		return r // no heartbeat
+	}
 	body, err := protocol.EncodeBody(&protocol.HeartbeatData{ClientID: id, ProducerDataSet: []protocol.ProducerData{{GroupName: "requesters"}}})
 	require.NoError(t, err)
 	resp := invokeWith(t, r.rc, tb.addr, protocol.HeartBeat, nil, body)
@@ -156,4 +159,37 @@ func TestReplyRequesterSilent(t *testing.T) {
 	require.Equal(t, protocol.SystemError, resp.ResponseCode())
 	require.Contains(t, resp.Remark, "fail")
 	require.GreaterOrEqual(t, time.Since(start), replyPushTimeout)
+}
+
+// TestReplyToRequestConnection: a requester that has not sent its first
+// heartbeat yet (the Go client sends it a second after it starts) gets its
+// reply on the connection its request came from.
+func TestReplyToRequestConnection(t *testing.T) {
+	tb := startBroker(t, nil)
+	tb.createTopic(t, "Requests", 1)
+	r := newRequester(t, nil, "10.0.0.7@fresh", nil)
+
+	// The request, sent on r's connection.
+	h := sendHeader("Requests", 0, props(message.PropertyCorrelationID, "c1",
+		message.PropertyMessageReplyToClient, r.id, message.PropertyMessageTTL, "3"))
+	resp := invokeWith(t, r.rc, tb.addr, protocol.SendMessage, h.AppendExt(nil), []byte("ping"))
+	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+
+	// A reply sent by the replier names r but does not register the
+	// replier's connection as r's.
+	other := newRequester(t, nil, "10.0.0.8@other", nil)
+	h = sendHeader(replyTopic(tb), 0, props(message.PropertyMessageType, "reply", message.PropertyCorrelationID, "x",
+		message.PropertyMessageReplyToClient, other.id))
+	resp = invokeWith(t, r.rc, tb.addr, protocol.SendReplyMessage, h.AppendExt(nil), []byte("misrouted"))
+	require.Equal(t, protocol.SystemError, resp.ResponseCode(), "other never sent a request")
+
+	resp = tb.sendReply(t, protocol.SendReplyMessage, r.id, "c1", "pong")
+	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	require.Equal(t, "pong", string(r.next(t).Body))
+
+	// Once r's connection is gone, so is the way to it.
+	require.NoError(t, r.rc.Close())
+	waitFor(t, "the connection to close", func() bool {
+		return tb.sendReply(t, protocol.SendReplyMessage, r.id, "c1", "late").ResponseCode() == protocol.SystemError
+	})
 }

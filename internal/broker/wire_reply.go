@@ -17,13 +17,16 @@ import (
 // to it like any message, and their KEYS (the traced message ids and keys)
 // are indexed, so QUERY_MESSAGE on the trace topic finds them.
 type replyFeature struct {
-	b *Broker
+	b          *Broker
+	requesters *requesterTable
 }
 
 func (*replyFeature) name() string { return "reply" }
 
 func (f *replyFeature) start(_ context.Context, b *Broker) error {
 	f.b = b
+	f.requesters = newRequesterTable()
+	b.AddRewriter(f.requesters)
 	return nil
 }
 
@@ -31,6 +34,7 @@ func (f *replyFeature) register(s *remoting.Server) {
 	(&replyProcessor{
 		send:        newReplySendProcessor(f.b),
 		producers:   f.b.producers,
+		requesters:  f.requesters,
 		pushTimeout: replyPushTimeout,
 		now:         time.Now,
 		bad:         f.b.bad,
