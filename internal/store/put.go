@@ -101,7 +101,9 @@ func (w *putWaiter) AppendDone(r commitlog.Result, err error) {
 		w.s.stats.putFailed.Add(1)
 	}
 	if fn := w.fn; fn != nil {
-		w.fn, w.s = nil, nil
+		// The caller may not touch w once done can run: clear it here,
+		// before another put takes it from the pool.
+		w.fn, w.s, w.one[0] = nil, nil, nil
 		waiterPool.Put(w)
 		fn(res, err)
 		return
@@ -159,8 +161,9 @@ func (s *Store) PutMessageAsync(ctx context.Context, msg *message.Inner, done fu
 	w := waiterPool.Get().(*putWaiter)
 	w.s, w.fn = s, done
 	w.one[0] = msg
+	// No access to w after append: done may already have run and
+	// returned w to the pool.
 	s.append(w, w.one[:], waitFor(msg))
-	w.one[0] = nil
 }
 
 // PutMessagesAsync appends a batch (one topic and queue; consecutive
