@@ -196,7 +196,9 @@ func (s *Service) coreConfig() Config {
 
 // Load builds the state from the persisted consume offsets of
 // CID_SYS_RMQ_TRANS and the records past them: the op records first (what
-// was ended), then the half records (what is pending).
+// was ended), then the half records (what is pending). The store must
+// have dispatched every record it holds (store.Open does, before it
+// returns).
 func (s *Service) Load(ctx context.Context) error {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
