@@ -15,8 +15,8 @@
 #   OUT [$WORK/results-<UTC time>.jsonl]   raw results, one JSON object per line
 #   NATS_SERVER [nats-server from Debian, installed if missing]   the default-durability peer
 #   NATS_SERVER_ALWAYS [$WORK/nats-2.10.24/nats-server, built with go install]   the sync_interval: always peer
-#   QUIET_MAX [0.3]     before each repetition wait until other processes use less than this many cores...
-#   QUIET_WAIT [120]    ...for at most this many seconds (the load is recorded either way)
+#   QUIET_MAX [0.3]     before each server start wait until other processes use less than this many cores...
+#   QUIET_WAIT [60]     ...for at most this many seconds (the load is recorded either way)
 #
 # Durability is matched: gorocket ASYNC_FLUSH against NATS's default (written
 # to the page cache, fsync every 2 minutes); gorocket SYNC_FLUSH against NATS
@@ -36,7 +36,7 @@ IDLE=${IDLE:-3}
 WORK=${WORK:-/tmp/gorocket-compare}
 OUT=${OUT:-$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 QUIET_MAX=${QUIET_MAX:-0.3}
-QUIET_WAIT=${QUIET_WAIT:-120}
+QUIET_WAIT=${QUIET_WAIT:-60}
 SIZE=1024
 NS_PORT=29876 BROKER_PORT=30911 NATS_PORT=24222
 
@@ -218,7 +218,7 @@ busy_cores() {
   awk -v u="$(( (b[1]+b[2]+b[3]+b[6]+b[7]) - (a[1]+a[2]+a[3]+a[6]+a[7]) ))" 'BEGIN {printf "%.2f", u/100}'
 }
 
-wait_quiet() {
+wait_quiet() { # wait_quiet WHAT
   local load waited=0
   while :; do
     load=$(busy_cores)
@@ -227,7 +227,7 @@ wait_quiet() {
     if ((waited >= QUIET_WAIT)); then log "machine still busy ($load cores); going on, the load is recorded"; break; fi
     ((waited % 10 == 1)) && log "waiting for a quiet machine: $load cores busy"
   done
-  jq -cn --argjson r "$REP" --argjson l "$load" '{rep: $r, background_cores: $l}' >>"$OUT"
+  jq -cn --argjson r "$REP" --argjson l "$load" --arg b "$1" '{rep: $r, before: $b, background_cores: $l}' >>"$OUT"
 }
 
 run_startup() { # the server on an empty store: time to serve, idle RSS
@@ -282,10 +282,9 @@ for ((REP = 1; REP <= REPS; REP++)); do
   # (or more tired) machine.
   if ((REP % 2)); then order=(nats gorocket); else order=(gorocket nats); fi
   log "rep $REP/$REPS (${order[*]})"
-  wait_quiet
-  for sys in "${order[@]}"; do run_startup "$sys"; done
-  for sys in "${order[@]}"; do run_default "$sys"; done
-  for sys in "${order[@]}"; do run_durable "$sys"; done
+  for sys in "${order[@]}"; do wait_quiet "startup $sys" && run_startup "$sys"; done
+  for sys in "${order[@]}"; do wait_quiet "default $sys" && run_default "$sys"; done
+  for sys in "${order[@]}"; do wait_quiet "durable $sys" && run_durable "$sys"; done
 done
 log "done in $(( $(date +%s) - started )) s"
 

@@ -65,7 +65,10 @@ def cell(u): if .n == 0 then "–"
   (stat("S3-sync"; "gorocket"; "msgs_per_sec").med as $sync | stat("S3-async"; "gorocket"; "msgs_per_sec").med as $async
     | "| S3 | gorocket SYNC_FLUSH / its own ASYNC_FLUSH, 64 sync senders | \(if $sync and $async then "\($sync / $async | r(2))×" else "–" end) | | | ≥ 0.8× |"),
   "",
-  "Other load on the machine during the measured phases (cores used by neither the tool nor the server): gorocket runs max \([$rs[] | select(.system == "gorocket") | .other_cpu_cores // empty] | max // "–"), NATS runs max \([$rs[] | select(.system == "nats") | .other_cpu_cores // empty] | max // "–"); before the repetitions \([.[] | .background_cores // empty] | map(tostring) | join(", ")) cores.",
+  "Other load on the machine during the measured phases (cores used by neither the tool nor the server): up to \([$rs[] | select(.system == "gorocket") | .other_cpu_cores // empty] | max // "–") in gorocket runs and \([$rs[] | select(.system == "nats") | .other_cpu_cores // empty] | max // "–") in NATS runs; \([.[] | .background_cores // empty] | max // "–") at most before a server start.",
+  ([$rs[] | select((.other_cpu_cores // 0) > 0.25)] as $d | if ($d | length) > 0
+    then "Measurements disturbed by other load (more than 0.25 cores): \($d | map("\(.scenario)/\(.system)/rep \(.rep) (\(.other_cpu_cores))") | join(", "))."
+    else "No measurement saw more than 0.25 cores of other load." end),
   "Each fresh server idled before its scenarios (longest wait): \([.[] | select(.settle)] | group_by(.settle) | map("\(.[0].settle) \(map(.settle_ms) | max) ms") | join(", ")).",
   (if ([.[] | select(.failed)] | length) > 0 then "Failed runs: \([.[] | select(.failed) | "\(.scenario)/\(.system)/rep \(.rep)"] | join(", "))." else empty end),
   (if ([$rs[] | select((.errors // 0) > 0)] | length) > 0 then "Runs with errors: \([$rs[] | select((.errors // 0) > 0) | "\(.scenario)/\(.system)/rep \(.rep): \(.errors) (\(.first_error // ""))"] | join("; "))." else empty end)
