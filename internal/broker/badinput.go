@@ -1,57 +1,21 @@
 package broker
 
 import (
-	"context"
 	"fmt"
+	"github.com/gorocket/gorocket/internal/ratelog"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gorocket/gorocket/internal/protocol"
 	"github.com/gorocket/gorocket/internal/remoting"
 )
 
-// rateLog lets through at most burst records per interval and counts the
-// rest, so that a client sending garbage cannot flood the log; the next
-// record let through says how many were suppressed.
-type rateLog struct {
-	log      *slog.Logger
-	interval time.Duration
-	burst    int
-
-	mu         sync.Mutex
-	windowEnd  time.Time
-	used       int
-	suppressed int
-}
+// rateLog logs refused requests, rate-limited so that a client sending
+// garbage cannot flood the log.
+type rateLog struct{ *ratelog.Logger }
 
 func newRateLog(log *slog.Logger) *rateLog {
-	return &rateLog{log: log, interval: 10 * time.Second, burst: 20}
-}
-
-func (l *rateLog) Log(level slog.Level, msg string, args ...any) {
-	if !l.log.Enabled(context.Background(), level) {
-		return
-	}
-	now := time.Now()
-	l.mu.Lock()
-	if now.After(l.windowEnd) {
-		l.windowEnd = now.Add(l.interval)
-		l.used = 0
-	}
-	if l.used >= l.burst {
-		l.suppressed++
-		l.mu.Unlock()
-		return
-	}
-	l.used++
-	suppressed := l.suppressed
-	l.suppressed = 0
-	l.mu.Unlock()
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed)
-	}
-	l.log.Log(context.Background(), level, msg, args...)
+	return &rateLog{ratelog.New(log, 10*time.Second, 20)}
 }
 
 // refuse logs a refused request (rate-limited) and returns the error the

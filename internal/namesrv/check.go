@@ -1,14 +1,12 @@
 package namesrv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -148,48 +146,4 @@ func connID(c *remoting.Conn) routeinfo.ConnID {
 		return 0
 	}
 	return routeinfo.ConnID(c.ID())
-}
-
-// rateLog lets through at most burst records per interval and counts the
-// rest; the next record let through reports how many were suppressed. A
-// flood of bad requests must not flood the log.
-type rateLog struct {
-	log      *slog.Logger
-	interval time.Duration
-	burst    int
-
-	mu         sync.Mutex
-	windowEnd  time.Time
-	used       int
-	suppressed int
-}
-
-func newRateLog(log *slog.Logger, interval time.Duration, burst int) *rateLog {
-	return &rateLog{log: log, interval: interval, burst: burst}
-}
-
-// Log logs msg unless the window's budget is spent.
-func (l *rateLog) Log(level slog.Level, msg string, args ...any) {
-	if !l.log.Enabled(context.Background(), level) {
-		return
-	}
-	now := time.Now()
-	l.mu.Lock()
-	if now.After(l.windowEnd) {
-		l.windowEnd = now.Add(l.interval)
-		l.used = 0
-	}
-	if l.used >= l.burst {
-		l.suppressed++
-		l.mu.Unlock()
-		return
-	}
-	l.used++
-	suppressed := l.suppressed
-	l.suppressed = 0
-	l.mu.Unlock()
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed)
-	}
-	l.log.Log(context.Background(), level, msg, args...)
 }

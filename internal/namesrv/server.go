@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gorocket/gorocket/internal/ratelog"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,7 +26,7 @@ type Server struct {
 	routes   *routeinfo.Manager
 	kv       *kvconfig.Manager
 	remote   *remoting.Server
-	refusals *rateLog
+	refusals *ratelog.Logger
 
 	mu        sync.Mutex
 	started   bool
@@ -77,7 +78,7 @@ func New(opts Options, log *slog.Logger) (*Server, error) {
 		routes:   routes,
 		kv:       kv,
 		remote:   remote,
-		refusals: newRateLog(log, 10*time.Second, 10),
+		refusals: ratelog.New(log, 10*time.Second, 10),
 		stop:     make(chan struct{}),
 		scanDone: make(chan struct{}),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gorocket/gorocket/internal/ratelog"
 	"log/slog"
 	"maps"
 	"sync"
@@ -145,7 +146,7 @@ func (r *router) lookup(code int32) (route, bool) {
 type endpoint struct {
 	opts    ConnOptions
 	log     *slog.Logger
-	badLog  *logLimiter
+	badLog  *ratelog.Logger
 	router  router
 	hooks   atomic.Pointer[[]RPCHook]
 	events  ConnEvents
@@ -171,7 +172,7 @@ func newEndpoint(opts ConnOptions, log *slog.Logger) *endpoint {
 	return &endpoint{
 		opts:   opts,
 		log:    log,
-		badLog: newLogLimiter(log, 10*time.Second, 10),
+		badLog: ratelog.New(log, 10*time.Second, 10),
 		epoch:  time.Now(),
 		conns:  map[*Conn]struct{}{},
 	}

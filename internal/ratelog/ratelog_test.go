@@ -1,4 +1,4 @@
-package remoting
+package ratelog
 
 import (
 	"context"
@@ -26,10 +26,10 @@ func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
 
-func TestLogLimiter(t *testing.T) {
+func TestLogger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &recordHandler{}
-		l := newLogLimiter(slog.New(h), time.Second, 3)
+		l := New(slog.New(h), time.Second, 3)
 		for range 100 {
 			l.Log(slog.LevelWarn, "bad frame")
 		}
