@@ -15,6 +15,7 @@
 #   OUT [$WORK/results-<UTC time>.jsonl]   raw results, one JSON object per line
 #   NATS_SERVER [nats-server from Debian, installed if missing]   the default-durability peer
 #   NATS_SERVER_ALWAYS [$WORK/nats-2.10.24/nats-server, built with go install]   the sync_interval: always peer
+#   BUILD_FROM [head]   head: build gorocket from the committed HEAD; worktree: from the checkout as it is
 #   QUIET_MAX [0.3]     before each server start wait until other processes use less than this many cores...
 #   QUIET_WAIT [60]     ...for at most this many seconds (the load is recorded either way)
 #
@@ -63,16 +64,25 @@ if [[ -z ${NATS_SERVER_ALWAYS:-} ]]; then
   fi
 fi
 
+# gorocket is built from the committed HEAD (git archive), so that other
+# people's uncommitted work in a shared checkout does not end up in the
+# figures; BUILD_FROM=worktree builds the working tree instead, marked
+# "+dirty" when its Go sources differ from HEAD.
 COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD)
-# Uncommitted changes to what the binary is built from (Go sources other
-# than tests, go.mod, go.sum) make the build "+dirty".
-if git -C "$REPO" status --porcelain --untracked-files=all -- cmd internal client go.mod go.sum |
-  grep -Ev '_test\.go$' | grep -Eq '(\.go|go\.mod|go\.sum)$'; then
-  COMMIT="$COMMIT+dirty"
+SRC=$WORK/src
+rm -rf "$SRC" && mkdir -p "$SRC"
+if [[ ${BUILD_FROM:-head} == worktree ]]; then
+  SRC=$REPO
+  if git -C "$REPO" status --porcelain --untracked-files=all -- cmd internal client go.mod go.sum |
+    grep -Ev '_test\.go$' | grep -Eq '(\.go|go\.mod|go\.sum)$'; then
+    COMMIT="$COMMIT+dirty"
+  fi
+else
+  git -C "$REPO" archive HEAD | tar -x -C "$SRC"
 fi
 log "building gorocket $COMMIT and natspeer"
-(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$COMMIT" -o "$WORK/gorocket" ./cmd/gorocket)
-(cd "$REPO/bench/natspeer" && go build -trimpath -o "$WORK/natspeer" .)
+(cd "$SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$COMMIT" -o "$WORK/gorocket" ./cmd/gorocket)
+(cd "$SRC/bench/natspeer" && go build -trimpath -o "$WORK/natspeer" .)
 GR=$WORK/gorocket
 NP=$WORK/natspeer
 
