@@ -26,27 +26,17 @@ var (
 
 // Limits on what brokers register.
 const (
-	maxTopicLength = 127   // TopicValidator.TOPIC_MAX_LENGTH
-	maxNameLength  = 255   // cluster and broker names
-	maxQueueNums   = 65536 // per topic and broker: far above any deployment, low enough to keep clients alive
-	maxHeartbeat   = 24 * time.Hour
-	permAll        = protocol.PermPriority | protocol.PermRead | protocol.PermWrite | protocol.PermInherit
+	maxNameLength = 255   // cluster and broker names
+	maxQueueNums  = 65536 // per topic and broker: far above any deployment, low enough to keep clients alive
+	maxHeartbeat  = 24 * time.Hour
+	permAll       = protocol.PermPriority | protocol.PermRead | protocol.PermWrite | protocol.PermInherit
 )
 
 // checkTopic applies RocketMQ's TopicValidator: 1 to 127 characters of
 // [%|a-zA-Z0-9_-].
 func checkTopic(topic string) error {
-	switch {
-	case topic == "":
-		return fmt.Errorf("%w: the topic is blank", ErrInvalidTopic)
-	case len(topic) > maxTopicLength:
-		return fmt.Errorf("%w %.32q...: longer than %d characters", ErrInvalidTopic, topic, maxTopicLength)
-	}
-	for i := 0; i < len(topic); i++ {
-		c := topic[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '%' || c == '|' || c == '_' || c == '-') {
-			return fmt.Errorf("%w %q: illegal character at %d, allowed are ^[%%|a-zA-Z0-9_-]+$", ErrInvalidTopic, topic, i)
-		}
+	if err := protocol.ValidateTopicName(topic); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidTopic, err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package topic
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gorocket/gorocket/internal/protocol"
 )
 
 // Well-known topics (TopicValidator, MixAll).
@@ -20,8 +22,8 @@ const (
 	CheckpointTopic       = "CHECKPOINT_TOPIC"
 
 	SystemTopicPrefix = "rmq_sys_"
-	RetryTopicPrefix  = "%RETRY%"
-	DLQTopicPrefix    = "%DLQ%"
+	RetryTopicPrefix  = protocol.RetryTopicPrefix
+	DLQTopicPrefix    = protocol.DLQTopicPrefix
 	ReplyTopicSuffix  = "_REPLY_TOPIC"
 
 	// ScheduleQueueNums is the queue count of SCHEDULE_TOPIC_XXXX: one
@@ -31,8 +33,8 @@ const (
 
 // Name limits (TopicValidator).
 const (
-	MaxTopicLength           = 127
-	MaxRetryOrDLQTopicLength = 255
+	MaxTopicLength           = protocol.MaxTopicLength
+	MaxRetryOrDLQTopicLength = protocol.MaxRetryOrDLQTopicLength
 	// MaxQueueNums bounds read and write queue counts. Java has no limit;
 	// this one keeps a hostile file or request from making the broker
 	// build routes and stats for billions of queues.
@@ -79,43 +81,13 @@ func IsRetryTopic(topic string) bool { return strings.HasPrefix(topic, RetryTopi
 // IsDLQTopic reports whether topic is a %DLQ% topic.
 func IsDLQTopic(topic string) bool { return strings.HasPrefix(topic, DLQTopicPrefix) }
 
-// ValidateTopic checks a topic name as TopicValidator.validateTopic does:
-// not empty, only the characters of ^[%|a-zA-Z0-9_-]+$, at most 127
-// characters (255 for %RETRY% and %DLQ% topics). The error wraps
-// ErrInvalidTopic and says what is wrong; the name is quoted, shortened
-// if long.
+// ValidateTopic checks a topic name as TopicValidator.validateTopic does
+// (protocol.ValidateTopicName). The error wraps ErrInvalidTopic.
 func ValidateTopic(topic string) error {
-	if topic == "" {
-		return fmt.Errorf("%w: the topic is blank", ErrInvalidTopic)
-	}
-	if i := illegalChar(topic); i >= 0 {
-		return fmt.Errorf("%w: %q contains the illegal character %q at %d, allowing only ^[%%|a-zA-Z0-9_-]+$",
-			ErrInvalidTopic, clip(topic), topic[i], i)
-	}
-	limit := MaxTopicLength
-	if IsRetryTopic(topic) || IsDLQTopic(topic) {
-		limit = MaxRetryOrDLQTopicLength
-	}
-	if len(topic) > limit {
-		return fmt.Errorf("%w: %q is %d characters, longer than %d", ErrInvalidTopic, clip(topic), len(topic), limit)
+	if err := protocol.ValidateTopicName(topic); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidTopic, err)
 	}
 	return nil
-}
-
-// illegalChar returns the index of the first byte outside
-// [%|a-zA-Z0-9_-], or -1. Bytes of multi-byte UTF-8 characters are all
-// outside, as Java's check rejects every char >= 128.
-func illegalChar(s string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '%', c == '|', c == '_', c == '-':
-		default:
-			return i
-		}
-	}
-	return -1
 }
 
 // clip shortens s for error messages.
