@@ -169,7 +169,7 @@ func (a *Admin) queryIndex(ctx context.Context, topic, key string, uniq bool, be
 	}
 	slices.SortFunc(out, func(x, y MessageExt) int {
 		return cmp.Or(y.StoreTimestamp.Compare(x.StoreTimestamp), cmp.Compare(x.BrokerName, y.BrokerName),
-			cmp.Compare(x.CommitLogOffset, y.CommitLogOffset))
+			cmp.Compare(y.CommitLogOffset, x.CommitLogOffset))
 	})
 	return out[:min(len(out), maxNum)], nil
 }
@@ -231,8 +231,9 @@ func (a *Admin) QueryMessagesByTime(ctx context.Context, topic string, begin, en
 		return nil, fmt.Errorf("%w: topic %q between %v and %v", ErrMessageNotFound, topic, begin, end)
 	}
 	slices.SortFunc(out, func(x, y MessageExt) int {
+		// Within a millisecond a broker's commit log has the order.
 		return cmp.Or(x.StoreTimestamp.Compare(y.StoreTimestamp), cmp.Compare(x.BrokerName, y.BrokerName),
-			cmp.Compare(x.QueueID, y.QueueID), cmp.Compare(x.QueueOffset, y.QueueOffset))
+			cmp.Compare(x.CommitLogOffset, y.CommitLogOffset))
 	})
 	return out[:min(len(out), n)], nil
 }
