@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -561,4 +562,88 @@ func TestServiceLifecycle(t *testing.T) {
 	bad.TransactionCheckMax = 0
 	_, err = New(bad, e.store, e.offs, e.prods, nil)
 	require.ErrorIs(t, err, ErrConfig)
+}
+
+// TestServiceConcurrentEnds: ENDs (some naming records that check-backs
+// have since copied, some answering the check-backs) race with rounds
+// that keep copying and checking: every transaction ends once, with its
+// outcome.
+func TestServiceConcurrentEnds(t *testing.T) {
+	e := newEnv(t)
+	e.opts.TransactionCheckMax = 1 << 20
+	s := e.service()
+	const n = 40
+	var sends []sent
+	for i := range n {
+		sends = append(sends, e.sendHalf(fmt.Sprintf("m%02d", i)))
+	}
+	e.advance(time.Minute)
+	ctx := context.Background()
+	outcome := func(body string) bool { return body[len(body)-1]%2 == 0 } // commit the even ones
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // rounds, as fast as they go
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.round(ctx)
+		}
+	}()
+	wg.Add(1)
+	go func() { // the producer answers check-backs
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, c := range e.prods.take() {
+				_, err := s.End(ctx, EndRequest{ProducerGroup: "pg", TranStateTableOffset: c.hdr.TranStateTableOffset,
+					CommitLogOffset: c.hdr.CommitLogOffset, Commit: outcome(string(c.msg.Body))})
+				if err != nil && !errors.Is(err, ErrBusy) {
+					t.Errorf("answer to a check: %v", err)
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	errs := make(chan error, n)
+	for w := range 4 {
+		wg.Add(1)
+		go func() { // late ENDs naming the records as sent
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				r := sends[i].req
+				r.Commit = outcome(sends[i].body)
+				_, err := s.End(ctx, r)
+				errs <- err
+			}
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	close(stop)
+	wg.Wait()
+	e.round(s)
+	require.Equal(t, 0, s.Stats().Pending)
+	var want []string
+	for _, x := range sends {
+		if outcome(x.body) {
+			want = append(want, x.body)
+		}
+	}
+	e.waitDelivered(int64(len(want)))
+	e.settle()
+	require.ElementsMatch(t, want, bodiesOf(e.read("T", 2)))
+	st := s.Stats()
+	require.Equal(t, int64(n/2), st.Committed)
+	require.Equal(t, int64(n/2), st.RolledBack)
 }
