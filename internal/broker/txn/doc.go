@@ -114,6 +114,44 @@
 // only the op record. The appends are not abandoned when the producer's
 // connection drops, so the state never disagrees with the log.
 //
+// # Differences from RocketMQ, and why
+//
+//   - Copies of one transaction are matched by Key (above), not only by
+//     half offset: RocketMQ can commit a transaction twice when an END
+//     names a record a check-back had already copied, or when a producer's
+//     retry stored the half message twice.
+//   - A duplicate END, or one for a transaction already discarded, changes
+//     nothing; RocketMQ would store the committed message again. (An END
+//     that arrives after the discard therefore does not deliver: the
+//     message stays in TRANS_CHECK_MAX_TIME_TOPIC, where an operator finds
+//     it.)
+//   - A discard also writes an op record, so that the op log alone says
+//     what is finished and a restart from older offsets does not discard
+//     it again.
+//   - END checks that the record it names is a half message; RocketMQ
+//     accepts any record whose PGROUP matches.
+//   - The consume offsets are committed half first and op second, with the
+//     table saved in between (above); RocketMQ commits both at the end of a
+//     round and a crash between can leave the op offset ahead.
+//   - END_TRANSACTION with commitOrRollback 0 is answered (see the broker's
+//     processor): the transport cannot drop a request not flagged oneway.
+//
+// # What the official Go client does with a check-back
+//
+// rocketmq-client-go v2.1.2 decodes the body (1-byte topic length: a real
+// topic longer than 127 bytes would need a V2 record it cannot read),
+// drops the check unless the PGROUP property is its own group, and
+// answers END_TRANSACTION with fromTransactionCheck=true, the header's
+// tranStateTableOffset and commitLogOffset, msgId = UNIQ_KEY and
+// transactionId = __transactionId__ from the body. Its header decoder
+// overwrites MsgId with transactionId and then offsetMsgId, which it never
+// uses otherwise. The client keeps one check channel per client instance,
+// and only a TransactionProducer reads it: a check that reaches a plain
+// producer of the group (or a TransactionProducer sharing a plain
+// producer's instance) blocks a goroutine of that client and is never
+// answered; the transaction is checked again next round, on the next
+// producer of the group.
+//
 // # Shape
 //
 // Core is the bookkeeping and the decisions, fed records, ENDs and ticks;

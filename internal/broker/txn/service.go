@@ -376,6 +376,8 @@ type scanned struct {
 }
 
 func (s *Service) scanQueue(ctx context.Context, topic string, from int64) {
+	// An op record can only name half records that exist.
+	halfEnd := s.store.AssignedOffsetInQueue(HalfTopic, 0)
 	for {
 		res, err := s.store.GetMessage(ctx, ConsumerGroup, topic, 0, from, scanBatch, 0, nil)
 		if err != nil {
@@ -387,7 +389,7 @@ func (s *Service) scanQueue(ctx context.Context, topic string, from int64) {
 		if status == store.GetFound {
 			items = make([]scanned, len(res.Messages))
 			for i, b := range res.Messages {
-				items[i] = s.decode(topic, res.QueueOffsets[i], b)
+				items[i] = s.decode(topic, res.QueueOffsets[i], b, halfEnd)
 			}
 		}
 		res.Release()
@@ -430,7 +432,8 @@ func (s *Service) scanQueue(ctx context.Context, topic string, from int64) {
 }
 
 // decode extracts what the core needs of a record of the half or op queue.
-func (s *Service) decode(topic string, off int64, b []byte) scanned {
+// An op record's references at or past halfEnd name nothing.
+func (s *Service) decode(topic string, off int64, b []byte, halfEnd int64) scanned {
 	it := scanned{off: off}
 	r, err := message.DecodeRecord(b)
 	if err != nil || string(r.Topic) != topic {
@@ -449,6 +452,12 @@ func (s *Service) decode(topic string, off int64, b []byte) scanned {
 	refs, err := ParseOpBody(r.Body)
 	if err != nil {
 		s.log.Error("unreadable op record", "offset", off, "err", err)
+	}
+	for _, ref := range refs {
+		if ref >= halfEnd {
+			s.log.Error("op record names a half offset that does not exist", "offset", off, "halfOffset", ref, "halfEnd", halfEnd)
+			return it
+		}
 	}
 	it.refs = refs
 	return it
