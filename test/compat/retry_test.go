@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/stretchr/testify/require"
@@ -48,25 +48,20 @@ func (f *failing) deliveries() []*primitive.MessageExt {
 	return append([]*primitive.MessageExt(nil), f.seen...)
 }
 
-// primeGroup runs a member of group for a moment, so that the group's
-// %RETRY% topic exists when the test's consumer starts, as it does for a
-// group that ran before. The official client looks its routes up before
-// its first heartbeat (which creates the retry topic) and after that only
-// every 30 s: a brand-new group may not consume its retries for that long.
+// primeGroup creates the group's %RETRY% topic (one queue, read-write,
+// as the broker would) with the official admin client before the test's
+// consumer starts, as it exists for a group that ran before. The official
+// client looks its routes up before its first heartbeat (which creates
+// the retry topic) and after that only every 30 s: a brand-new group may
+// not consume its retries for that long.
 func primeGroup(c *cluster, group string) {
 	c.t.Helper()
-	pc, err := rocketmq.NewPushConsumer(
-		consumer.WithNsResolver(c.resolver()),
-		consumer.WithInstance(instance(c.t)),
-		consumer.WithGroupName(group),
-	)
+	adm, err := admin.NewAdmin(admin.WithResolver(c.resolver()))
 	require.NoError(c.t, err)
-	require.NoError(c.t, pc.Subscribe("TBW102", consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
-		func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-			return consumer.ConsumeSuccess, nil
-		}))
-	require.NoError(c.t, pc.Start())
-	require.NoError(c.t, pc.Shutdown())
+	defer adm.Close()
+	require.NoError(c.t, adm.CreateTopic(context.Background(), admin.WithTopicCreate("%RETRY%"+group),
+		admin.WithBrokerAddrCreate(c.s.BrokerAddr()), admin.WithReadQueueNums(1), admin.WithWriteQueueNums(1),
+		admin.WithPerm(6)))
 }
 
 func retryMessage(topic, body string) *primitive.Message {
