@@ -132,6 +132,11 @@ const (
 
 func (s state) finished() bool { return s >= stateResolved }
 
+type endedKey struct {
+	key   Key
+	bound int64
+}
+
 type entry struct {
 	Half
 	state state
@@ -157,7 +162,11 @@ type Core struct {
 	// ended holds transactions an END resolved, with a half offset every
 	// copy of them lies below (the queue's next offset when the END ran):
 	// a duplicate the producer's retry stored is finished when it is fed.
-	ended map[Key]int64
+	// endedOrder lists them in the order they ended, which is nearly the
+	// order of their bounds (the queue only grows): each is forgotten once
+	// halfDone passes its bound and every one before it.
+	ended      map[Key]int64
+	endedOrder []endedKey
 
 	opDone int64   // every op record below refers only to offsets < halfDone
 	opNext int64   // the next op offset to feed
@@ -244,11 +253,14 @@ func (c *Core) advance() {
 		if cap(c.win) > 64 && len(c.win) < cap(c.win)/4 {
 			c.win = slices.Clone(c.win)
 		}
-		for k, bound := range c.ended {
-			if bound <= c.halfDone {
-				delete(c.ended, k)
+		n := 0
+		for n < len(c.endedOrder) && c.endedOrder[n].bound <= c.halfDone {
+			if e := c.endedOrder[n]; c.ended[e.key] == e.bound {
+				delete(c.ended, e.key)
 			}
+			n++
 		}
+		c.endedOrder = c.endedOrder[n:]
 	}
 	j := 0
 	for j < len(c.opRefs) && c.opRefs[j] < c.halfDone {
@@ -458,7 +470,10 @@ func (c *Core) EndDone(k Key, claim []int64, ok bool, bound int64) {
 		}
 	}
 	if ok {
-		c.ended[k] = max(c.ended[k], bound)
+		if bound > c.ended[k] {
+			c.ended[k] = bound
+			c.endedOrder = append(c.endedOrder, endedKey{k, bound})
+		}
 		for _, o := range slices.Clone(c.keys[k]) {
 			if o.state == statePending && o.Offset < bound {
 				c.finish(o, stateResolved)
