@@ -157,9 +157,17 @@
 // Core is the bookkeeping and the decisions, fed records, ENDs and ticks;
 // it has no clock, no I/O and no lock, and is tested alone. It keeps the
 // window of the half queue from H to what has been read (an entry per
-// record, finished ones until H passes them) and the op offsets from O:
-// the window is what a check interval plus transactionTimeOut hold, since
-// every older pending record is copied to the tail each round. Service is
+// record, finished ones until H passes them), the records ENDs named
+// before they were read, and the op offsets from O. The window is what a
+// check interval plus transactionTimeOut hold, since every older pending
+// record is copied to the tail each round; the records named early are
+// what arrives in a second, since the service reads the queues every
+// second (or every interval, if shorter) besides its rounds. Service is
 // the driver: it reads the queues, carries the decisions out against the
-// store and the producers, serves End, persists the offsets.
+// store and the producers, serves End, persists the offsets after each
+// round and at Close.
+//
+// One transaction through the store (half append; END: look-up, commit
+// append, op append) takes about 25 µs on the project's 2-core machine,
+// sequentially, ASYNC_FLUSH (BenchmarkTransaction).
 package txn

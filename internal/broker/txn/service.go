@@ -267,17 +267,28 @@ func (s *Service) Close() error {
 	return s.persist()
 }
 
+// maxScanInterval bounds how long records wait to be read between rounds:
+// an END registers the record it ends when it has not been read yet, and
+// the sooner it is read the sooner the core lets go of it.
+const maxScanInterval = time.Second
+
 func (s *Service) run() {
 	defer close(s.done)
-	t := time.NewTicker(s.opts.TransactionCheckInterval)
-	defer t.Stop()
+	check := time.NewTicker(s.opts.TransactionCheckInterval)
+	defer check.Stop()
+	scan := time.NewTicker(min(s.opts.TransactionCheckInterval, maxScanInterval))
+	defer scan.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-check.C:
+			s.round(context.Background())
+		case <-scan.C:
+			s.roundMu.Lock()
+			s.scan(context.Background())
+			s.roundMu.Unlock()
 		}
-		s.round(context.Background())
 	}
 }
 

@@ -97,7 +97,7 @@ func (p *fakeProducers) take() []sentCheck {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	store *store.Store
 	offs  *fakeOffsets
@@ -109,7 +109,7 @@ type env struct {
 	ensured atomic.Int64
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	e := &env{t: t, dir: t.TempDir(), offs: newFakeOffsets(), prods: &fakeProducers{}}
 	e.now.Store(born)
 	e.openStore()
