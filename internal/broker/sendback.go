@@ -126,7 +126,9 @@ func (f *scheduleFeature) sendBack(ctx context.Context, c *remoting.Conn, req *r
 		m.Properties = schedule.EditProperties(orig.RawProperties, nil, set...)
 		f.levels.Transform(m, int32(min(level, int64(f.levels.Max()))))
 	}
-	res, err := b.store.PutMessage(ctx, m)
+	// Not the request's context: an append is not taken back when the
+	// client goes away, so its outcome must be known.
+	res, err := b.store.PutMessage(context.WithoutCancel(ctx), m)
 	if created && b.registrar != nil {
 		// The consumer subscribes to the retry topic and, to browse dead
 		// letters, to the DLQ: let the NameServers know them now.

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -108,4 +109,54 @@ func TestOffsetsFile(t *testing.T) {
 	back, err := decodeOffsets(data)
 	require.NoError(t, err)
 	require.Equal(t, map[int32]int64{1: 2, 3: 4}, back)
+}
+
+// FuzzEditProperties: whatever the input, EditProperties never panics and
+// its output decodes (with Java's rules) to the input's pairs without the
+// deleted and re-set keys, plus the set pairs.
+func FuzzEditProperties(f *testing.F) {
+	f.Add([]byte("A\x011\x02DELAY\x013\x02"), "DELAY", "B", "2")
+	f.Add([]byte("\x01\x02\x02x\x01"), "x", "y", "z")
+	f.Add([]byte{}, "", "k", "v")
+	f.Fuzz(func(t *testing.T, props []byte, del, key, value string) {
+		valid := func(s string) bool { return s != "" && !strings.ContainsAny(s, "\x01\x02") }
+		var set []string
+		if valid(key) && valid(value) {
+			set = []string{key, value}
+		}
+		out := EditProperties(props, []string{del}, set...)
+		want := message.ParseProperties(props)
+		delete(want, del)
+		if set != nil {
+			want[key] = value
+		}
+		got := message.ParseProperties(out)
+		if len(want) == 0 {
+			want = map[string]string{}
+		}
+		if len(got) == 0 {
+			got = map[string]string{}
+		}
+		require.Equal(t, want, got)
+	})
+}
+
+func FuzzDecodeOffsets(f *testing.F) {
+	f.Add([]byte(`{"offsetTable":{1:0,2:5}}`))
+	f.Add([]byte(`{"offsetTable":{"3":-1}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		table, err := decodeOffsets(data)
+		if err != nil {
+			return
+		}
+		for level, off := range table {
+			require.Positive(t, level)
+			require.GreaterOrEqual(t, off, int64(0))
+		}
+		out, err := encodeOffsets(table)
+		require.NoError(t, err)
+		back, err := decodeOffsets(out)
+		require.NoError(t, err)
+		require.Equal(t, len(table), len(back))
+	})
 }

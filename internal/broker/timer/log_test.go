@@ -137,3 +137,22 @@ func TestLogRecoverBeyondTheFilesStartsEmpty(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(0), pos)
 }
+
+func FuzzDecodeCheckpoint(f *testing.F) {
+	f.Add([]byte(`{"enqueueOffset":3,"logEnd":80,"dequeueSlot":5,"dequeueMs":5100,"precisionMs":1000,"windowSlots":8}`))
+	f.Add([]byte(`{"logEnd":7}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := decodeCheckpoint(data)
+		if err != nil {
+			return
+		}
+		require.GreaterOrEqual(t, c.EnqueueOffset, int64(0))
+		require.Zero(t, c.LogEnd%entrySize)
+		require.Positive(t, c.PrecisionMs)
+		out, err := encodeCheckpoint(c)
+		require.NoError(t, err)
+		back, err := decodeCheckpoint(out)
+		require.NoError(t, err)
+		require.Equal(t, c, back)
+	})
+}
