@@ -150,6 +150,7 @@ type Service struct {
 	putEnd        int64
 	pendingRolls  []due // rolled entries whose log append failed
 	saved         checkpoint
+	last          snapshot // the last snapshot taken
 	pending       []snapshot
 	lastSave      time.Time
 	batch         []due
@@ -236,6 +237,7 @@ func Open(opts Options, st Store, log *slog.Logger) (*Service, error) {
 	s.enqueueOffset = c.EnqueueOffset
 	if found {
 		s.saved = c
+		s.last = snapshot{ck: c}
 	}
 	// The checkpoint's slot was being delivered: read it again, skipping
 	// what its checkpoint says is done.
@@ -621,11 +623,18 @@ func (s *Service) save(final bool) error {
 		EnqueueOffset: s.enqueueOffset, LogEnd: s.tlog.end, DequeueSlot: s.w.cur(), DequeueMs: s.dequeueMs,
 		PrecisionMs: s.opts.PrecisionMs, WindowSlots: s.opts.WindowSlots,
 	}, putEnd: s.putEnd}
+	// Only slots that passed empty since the last snapshot: not worth a
+	// save (the restart would step through them again, delivering
+	// nothing).
+	dirty := cur.putEnd != s.last.putEnd || cur.ck.EnqueueOffset != s.last.ck.EnqueueOffset || cur.ck.LogEnd != s.last.ck.LogEnd
 	var pick *snapshot
 	if final {
 		pick = &cur
 	} else {
-		s.pending = append(s.pending, cur)
+		if dirty {
+			s.pending = append(s.pending, cur)
+			s.last = cur
+		}
 		flushed := s.store.CommitLogFlushedOffset()
 		for i := len(s.pending) - 1; i >= 0; i-- {
 			if s.pending[i].putEnd <= flushed {

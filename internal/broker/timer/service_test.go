@@ -364,3 +364,24 @@ func TestTimerOptionsValidate(t *testing.T) {
 		require.Error(t, o.Validate())
 	}
 }
+
+// TestTimerIdleWritesNothing: once everything is delivered, passing empty
+// slots do not rewrite the checkpoint every second.
+func TestTimerIdleWritesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		st := newFakeStore()
+		openService(t, testOptions(dir), st)
+		st.add(t, ms(time.Now())+500, "x")
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		require.Len(t, st.bodies(), 1)
+		before, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
+		require.NoError(t, err)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		after, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
+		require.NoError(t, err)
+		require.Equal(t, string(before), string(after))
+	})
+}
