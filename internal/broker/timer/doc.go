@@ -73,7 +73,9 @@
 //
 // {storePathRootDir}/timer/checkpoint.json, saved through package
 // configfile (temp file, fsync, rename, with a .bak), every
-// timerFlushIntervalMs (1 s) when it changed, and at Close:
+// timerFlushIntervalMs (1 s) when a message was enqueued, rolled or
+// delivered since the last one (empty slots passing are not worth a
+// write), and at Close:
 //
 //	{
 //		"enqueueOffset": 1234,      next timer-topic queue offset to enqueue
@@ -113,4 +115,14 @@
 // second hold 24 MB for that second). The log holds about a window's worth
 // of enqueues and rolls. One goroutine delivers, a batch of up to 64 due
 // messages at a time with their appends in flight together.
+//
+// Measured on the 2-core development machine (go test -run - -bench
+// 'PendingTimers|DeliverTimers' -benchtime 1000000x, a store that serves
+// made-up records and only counts appends, so the figures are the
+// timer's own): a million timers spread over 30 days cost 5.3 MB of heap
+// (the head table) and 38 MB of log, enqueued at 1.6 million/s; a million
+// due within one second are delivered at 0.8 million/s, the last 0.2 s
+// late. With the real store under two busy writers (BenchmarkTimerLateness
+// UnderLoad in package broker), 100,000 timers due within one second were
+// re-put at most 36 ms late (p99 31 ms), none early.
 package timer
