@@ -22,6 +22,7 @@ import (
 // is touched, so a send-back for a message that does not exist is refused
 // and changes nothing (Java would have created the group and the retry
 // topic by then).
+//
 // The new record keeps the original's body, flag, sysFlag, born time and
 // host and every property (topic in RETRY_TOPIC if not there yet, the
 // first message id in ORIGIN_MESSAGE_ID, WAIT=false) and counts one more
