@@ -285,12 +285,15 @@ func TestSendSyncFlushManyInFlight(t *testing.T) {
 	require.Less(t, st.CommitLogFlushes, int64(n), "one fdatasync acknowledges many sends")
 }
 
+// TestSendReplyMessageIsStored: a reply is stored even when it cannot be
+// pushed (here it names no requester, which its sender hears); pushing is
+// reply_test.go's.
 func TestSendReplyMessageIsStored(t *testing.T) {
 	tb := startBroker(t, nil)
 	h := sendHeader("DefaultCluster_REPLY_TOPIC", 0, props(message.PropertyMessageType, "reply"))
 	resp := tb.invoke(t, protocol.SendReplyMessage, h.AppendExt(nil), []byte("reply"))
-	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	require.Equal(t, protocol.SystemError, resp.ResponseCode(), resp.Remark)
 	resp = tb.invoke(t, protocol.SendReplyMessageV2, h.AppendExtV2(nil), []byte("reply2"))
-	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	require.Equal(t, protocol.SystemError, resp.ResponseCode(), resp.Remark)
 	tb.waitDispatched(t, "DefaultCluster_REPLY_TOPIC", 0, 2)
 }
