@@ -196,6 +196,12 @@ func TestGetAllDelayOffset(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(resp.Body, &body))
 	require.Equal(t, int64(2), body.OffsetTable["1"])
+
+	info := map[string]string{}
+	tb.schedule().runtimeInfo(info)
+	require.Equal(t, "2,2", info["scheduleMessageOffset_1"])
+	require.Equal(t, "0,0", info["scheduleMessageOffset_5"])
+	require.Equal(t, "2", info["scheduleMessageDelivered"])
 }
 
 // TestDelayedAndTimedSurviveRestart: messages waiting for their level or

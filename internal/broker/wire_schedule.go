@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -135,6 +136,27 @@ func (f *scheduleFeature) stats() ScheduleStats {
 		st.Timer = f.timer.Stats()
 	}
 	return st
+}
+
+// runtimeInfo adds the counters to GET_BROKER_RUNTIME_INFO's table (once
+// the broker asks its features for them).
+func (f *scheduleFeature) runtimeInfo(t map[string]string) {
+	st := f.stats()
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	t["scheduleMessageDelivered"] = i(st.Delay.Delivered)
+	t["timerEnqueued"] = i(st.Timer.Enqueued)
+	t["timerDelivered"] = i(st.Timer.Delivered)
+	t["timerRolled"] = i(st.Timer.Rolled)
+	t["sendBackNums"] = i(st.SendBacks)
+	t["dlqPutNums"] = i(st.DeadLetters)
+	if f.delay != nil {
+		// Java's form: delivered offset, then the level queue's end.
+		offsets := f.delay.Offsets()
+		for level := int32(1); level <= f.levels.Max(); level++ {
+			end := f.b.store.MaxOffsetInQueue(schedule.Topic, schedule.QueueID(level))
+			t["scheduleMessageOffset_"+strconv.Itoa(int(level))] = i(offsets[level]) + "," + i(end)
+		}
+	}
 }
 
 // ScheduleStats returns the counters of delayed and timed delivery,
