@@ -89,6 +89,15 @@ func (f *fakeStore) GetMessage(_ context.Context, _, topic string, qid int32, of
 	return res, nil
 }
 
+func (f *fakeStore) MaxOffsetInQueue(topic string, qid int32) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if topic != Topic {
+		return 0
+	}
+	return int64(len(f.queues[qid]))
+}
+
 func (f *fakeStore) PutMessagesAsync(_ context.Context, msgs []*message.Inner, done func(store.PutResult, error)) {
 	f.mu.Lock()
 	m := *msgs[0]

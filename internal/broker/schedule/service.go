@@ -29,6 +29,9 @@ var ErrClosed = errors.New("schedule: closed")
 type Store interface {
 	Putter
 	GetMessage(ctx context.Context, group, topic string, queueID int32, offset int64, maxMsgNums, maxBytes int, filter store.MessageFilter) (*store.GetResult, error)
+	// MaxOffsetInQueue is looked at first, so that an idle level costs no
+	// read (nor a miss in the store's counters).
+	MaxOffsetInQueue(topic string, queueID int32) int64
 	// CommitLogFlushedOffset is the commit-log offset below which
 	// appends are on disk.
 	CommitLogFlushedOffset() int64
@@ -264,6 +267,9 @@ func (s *Service) runLevel(level int32) {
 // next offset and how long to wait before looking again (0: at once).
 func (s *Service) deliverLevel(level int32, off int64, f *dueFilter) (int64, time.Duration) {
 	qid := QueueID(level)
+	if max := s.store.MaxOffsetInQueue(Topic, qid); max == off {
+		return off, s.opts.PollInterval
+	}
 	f.tags = f.tags[:0]
 	res, err := s.store.GetMessage(context.Background(), Group, Topic, qid, off, s.opts.BatchSize, 0, f)
 	if err != nil {

@@ -75,6 +75,8 @@ func (s *synthStore) GetMessage(_ context.Context, _, _ string, _ int32, off int
 	return res, nil
 }
 
+func (s *synthStore) MaxOffsetInQueue(string, int32) int64 { return s.n }
+
 func (s *synthStore) SelectOneMessageByOffset(off int64) (*store.SelectResult, error) {
 	return &store.SelectResult{Offset: off, Bytes: s.record(off/s.size, nil)}, nil
 }

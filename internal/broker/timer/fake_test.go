@@ -76,6 +76,15 @@ func (f *fakeStore) GetMessage(_ context.Context, _, topic string, qid int32, of
 	return res, nil
 }
 
+func (f *fakeStore) MaxOffsetInQueue(topic string, qid int32) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if topic != Topic || qid != 0 {
+		return 0
+	}
+	return int64(len(f.queue))
+}
+
 func (f *fakeStore) SelectOneMessageByOffset(off int64) (*store.SelectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
