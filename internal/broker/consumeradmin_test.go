@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,5 +247,58 @@ func TestConsumerStatusAndRelays(t *testing.T) {
 		resp = tb.invoke(t, protocol.ConsumeMessageDirectly, protocol.EncodeHeader(nil, &h), nil)
 		require.Equal(t, protocol.SystemError, resp.ResponseCode())
 		require.Contains(t, resp.Remark, "no message")
+	})
+}
+
+// featureFuzzCodes are the codes of issue 4's order, reply and consumer
+// management features.
+var featureFuzzCodes = []protocol.RequestCode{
+	protocol.LockBatchMQ, protocol.UnlockBatchMQ, protocol.SendReplyMessage, protocol.SendReplyMessageV2,
+	protocol.InvokeBrokerToResetOffset, protocol.InvokeBrokerToGetConsumerStatus,
+	protocol.GetConsumerRunningInfo, protocol.ConsumeMessageDirectly,
+}
+
+// FuzzFeatureRequests sends arbitrary headers and bodies under those
+// codes, from a client that is a consumer of group g and a producer:
+// every request is answered, no processor panics, and the broker keeps
+// serving.
+func FuzzFeatureRequests(f *testing.F) {
+	tb := startBroker(f, nil)
+	tb.createTopic(f, "Fuzz", 2)
+	sent := tb.mustSend(f, "Fuzz", 0, "m")
+	body, err := protocol.EncodeBody(&protocol.HeartbeatData{ClientID: "fuzz@1",
+		ProducerDataSet: []protocol.ProducerData{{GroupName: "pg"}},
+		ConsumerDataSet: []protocol.ConsumerData{{GroupName: "g", MessageModel: protocol.Clustering,
+			SubscriptionDataSet: []protocol.SubscriptionData{{Topic: "Fuzz", SubString: "*", ExpressionType: protocol.ExpressionTag}}}}})
+	require.NoError(f, err)
+	require.Equal(f, protocol.Success, tb.invoke(f, protocol.HeartBeat, nil, body).ResponseCode())
+
+	lock := `{"consumerGroup":"g","clientId":"fuzz@1","mqSet":[{"topic":"Fuzz","brokerName":"broker-a","queueId":0}]}`
+	reply := sendHeader("DefaultCluster_REPLY_TOPIC", 0, props(message.PropertyMessageType, "reply",
+		message.PropertyMessageReplyToClient, "fuzz@1", message.PropertyCorrelationID, "c"))
+	f.Add(uint8(0), "", []byte(lock))
+	f.Add(uint8(1), "", []byte(lock))
+	f.Add(uint8(2), extString(reply.AppendExt(nil)), []byte("r"))
+	f.Add(uint8(3), extString(reply.AppendExtV2(nil)), []byte("r"))
+	f.Add(uint8(4), "topic=Fuzz\ngroup=g\ntimestamp=0\nisForce=true", []byte(nil))
+	f.Add(uint8(4), "topic=Fuzz\ngroup=g\ntimestamp=0\nisForce=false\nqueueId=1\noffset=-5", []byte(nil))
+	f.Add(uint8(5), "topic=Fuzz\ngroup=g", []byte(nil))
+	f.Add(uint8(6), "consumerGroup=g\nclientId=fuzz@1", []byte(nil))
+	f.Add(uint8(7), "consumerGroup=g\nclientId=fuzz@1\nmsgId="+sent.MsgID, []byte(nil))
+
+	f.Fuzz(func(t *testing.T, code uint8, ext string, body []byte) {
+		c := featureFuzzCodes[int(code)%len(featureFuzzCodes)]
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		resp, err := tb.rc.InvokeSync(ctx, tb.addr, remoting.NewRequest(c, parseExt(ext), body))
+		if err != nil {
+			t.Fatalf("%v: no answer: %v", c, err)
+		}
+		if strings.Contains(resp.Remark, "panicked") {
+			t.Fatalf("%v: processor panicked: %s", c, resp.Remark)
+		}
+		if r := tb.send(t, sendHeader("Good", 0, ""), "good"); r.ResponseCode() != protocol.Success {
+			t.Fatalf("a good send failed after %v: %v %s", c, r.ResponseCode(), r.Remark)
+		}
 	})
 }
