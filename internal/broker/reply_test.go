@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -192,4 +193,27 @@ func TestReplyToRequestConnection(t *testing.T) {
 	waitFor(t, "the connection to close", func() bool {
 		return tb.sendReply(t, protocol.SendReplyMessage, r.id, "c1", "late").ResponseCode() == protocol.SystemError
 	})
+}
+
+// BenchmarkRequesterTableRewrite is what the requester table adds to every
+// single send: a scan of the properties for REPLY_TO_CLIENT (absent on
+// ordinary messages), and a map lookup for a request.
+func BenchmarkRequesterTableRewrite(b *testing.B) {
+	r := newRequesterTable()
+	ordinary := &message.Inner{BornHost: netip.MustParseAddrPort("10.0.0.1:50000"), Properties: []byte(props(
+		message.PropertyTags, "TagA", message.PropertyKeys, "order-12345",
+		message.PropertyUniqClientMessageIDKeyIdx, "0A0000010000000000001234567890AB", message.PropertyCluster, "DefaultCluster",
+		message.PropertyWaitStoreMsgOK, "true"))}
+	request := &message.Inner{BornHost: ordinary.BornHost, Properties: []byte(props(
+		message.PropertyCorrelationID, "0f8fad5b-d9cb-469f-a165-70867728950e", message.PropertyMessageReplyToClient, "10.0.0.1@requester",
+		message.PropertyMessageTTL, "3", message.PropertyUniqClientMessageIDKeyIdx, "0A0000010000000000001234567890AB",
+		message.PropertyCluster, "DefaultCluster"))}
+	for name, m := range map[string]*message.Inner{"ordinary": ordinary, "request": request} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = r.RewriteSend(m, protocol.TopicConfig{})
+			}
+		})
+	}
 }
