@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -61,7 +62,8 @@ func (r *scheduleRewriter) RewriteSend(m *message.Inner, _ protocol.TopicConfig)
 		// for its commit, which comes through here again.
 		return nil
 	}
-	level, err := delayLevel(m.Properties)
+	found := scanDelayProperties(m.Properties)
+	level, err := found.level()
 	if err != nil {
 		return err
 	}
@@ -69,18 +71,62 @@ func (r *scheduleRewriter) RewriteSend(m *message.Inner, _ protocol.TopicConfig)
 		r.f.levels.Transform(m, level)
 		return nil
 	}
-	return r.timed(m)
+	if !found.timed {
+		return nil
+	}
+	return r.timed(m, &found)
 }
 
-// delayLevel reads DELAY: 0 when absent; an error when not a number.
-func delayLevel(props []byte) (int32, error) {
-	v, ok := message.PropertyValue(props, message.PropertyDelayTimeLevel)
-	if !ok {
+// delayProperties holds the values of DELAY and the timer properties,
+// found in one pass over the properties (a later duplicate wins, as in
+// Java): every single send goes through here.
+type delayProperties struct {
+	delay    []byte
+	hasDelay bool
+	timer    [len(timerKeys)][]byte
+	hasTimer [len(timerKeys)]bool
+	timed    bool // some timer property is present
+}
+
+func scanDelayProperties(props []byte) delayProperties {
+	var d delayProperties
+	for len(props) > 0 {
+		pair := props
+		if i := bytes.IndexByte(props, message.PropertySeparator); i >= 0 {
+			pair, props = props[:i], props[i+1:]
+		} else {
+			props = nil
+		}
+		// Only keys starting with D, T or _ can matter.
+		if len(pair) == 0 || (pair[0] != 'D' && pair[0] != 'T' && pair[0] != '_') {
+			continue
+		}
+		sep := bytes.IndexByte(pair, message.NameValueSeparator)
+		if sep <= 0 || sep == len(pair)-1 {
+			continue
+		}
+		key, value := pair[:sep], pair[sep+1:]
+		if string(key) == message.PropertyDelayTimeLevel {
+			d.delay, d.hasDelay = value, true
+			continue
+		}
+		for i, k := range timerKeys {
+			if string(key) == k.key {
+				d.timer[i], d.hasTimer[i], d.timed = value, true, true
+			}
+		}
+	}
+	return d
+}
+
+// level reads DELAY: 0 when absent; an error when not a number.
+func (d *delayProperties) level() (int32, error) {
+	if !d.hasDelay {
 		return 0, nil
 	}
-	n, err := strconv.ParseInt(string(v), 10, 32)
+	n, err := strconv.ParseInt(string(d.delay), 10, 32)
 	if err != nil {
-		return 0, remoting.Errorf(protocol.MessageIllegal, "the delay level %s=%q is not a number", message.PropertyDelayTimeLevel, clip(string(v)))
+		return 0, remoting.Errorf(protocol.MessageIllegal, "the delay level %s=%q is not a number", message.PropertyDelayTimeLevel, clip(string(d.delay)))
 	}
 	return int32(n), nil
 }
@@ -132,7 +178,7 @@ func (f *scheduleFeature) deadLetter(group string, m *message.Inner, maxReconsum
 
 // timerKeys are the timer properties in the order they are looked for;
 // relative ones are multiplied by their unit in ms, absolute ones are 0.
-var timerKeys = []struct {
+var timerKeys = [...]struct {
 	key  string
 	unit int64
 }{
@@ -143,18 +189,18 @@ var timerKeys = []struct {
 }
 
 // timed moves a message with a future timer time to the timer topic.
-func (r *scheduleRewriter) timed(m *message.Inner) error {
+func (r *scheduleRewriter) timed(m *message.Inner, found *delayProperties) error {
 	var (
 		key string
 		at  int64
 	)
 	now := r.now().UnixMilli()
 	maxMs := r.f.b.opts.TimerMaxDelaySec * 1000
-	for _, k := range timerKeys {
-		v, ok := message.PropertyValue(m.Properties, k.key)
-		if !ok {
+	for i, k := range timerKeys {
+		if !found.hasTimer[i] {
 			continue
 		}
+		v := found.timer[i]
 		n, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil {
 			return remoting.Errorf(protocol.MessageIllegal, "timer message illegal: %s=%q is not a number", k.key, clip(string(v)))
@@ -171,7 +217,7 @@ func (r *scheduleRewriter) timed(m *message.Inner) error {
 		break
 	}
 	if key == "" || at <= now {
-		return nil // no timer, or its time has come: deliver now
+		return nil // its time has come: deliver now
 	}
 	if !r.f.b.opts.TimerWheelEnable {
 		return remoting.Errorf(protocol.MessageIllegal, "accurate timer message is not enabled, timerWheelEnable is false")
