@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gorocket/gorocket/internal/broker/rebalance"
@@ -20,7 +21,13 @@ type orderFeature struct {
 func (*orderFeature) name() string { return "order" }
 
 func (f *orderFeature) start(_ context.Context, b *Broker) error {
-	opts := rebalance.DefaultOptions()
+	// Not configurable yet: OrderOptions is to be embedded in Options, as
+	// ScheduleOptions is, and read here from b.opts.
+	oo := defaultOrderOptions()
+	if err := oo.validate(); err != nil {
+		return err
+	}
+	opts := rebalance.Options{LockMaxLiveTime: oo.RebalanceLockMaxLiveTime}
 	locks, err := rebalance.NewLockManager(opts, b.log)
 	if err != nil {
 		return err
@@ -45,6 +52,28 @@ func (f *orderFeature) close() error {
 	if f.pruner != nil {
 		f.pruner.close()
 		f.pruner = nil
+	}
+	return nil
+}
+
+// OrderOptions configure ordered-consumption locks.
+type OrderOptions struct {
+	// RebalanceLockMaxLiveTime is how long a queue lock lives after its
+	// holder last locked it, in ms (Java's system property
+	// rocketmq.broker.rebalance.lockMaxLiveTime, 60 s). Clients renew
+	// theirs every 20 s; a queue whose holder vanished (crashed, or — the
+	// Go client — rebalanced away without unlocking) waits this long for
+	// another member.
+	RebalanceLockMaxLiveTime int64 `prop:"rebalanceLockMaxLiveTime"`
+}
+
+func defaultOrderOptions() OrderOptions {
+	return OrderOptions{RebalanceLockMaxLiveTime: rebalance.DefaultOptions().LockMaxLiveTime}
+}
+
+func (o *OrderOptions) validate() error {
+	if o.RebalanceLockMaxLiveTime <= 0 {
+		return fmt.Errorf("rebalanceLockMaxLiveTime %d must be positive", o.RebalanceLockMaxLiveTime)
 	}
 	return nil
 }
