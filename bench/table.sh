@@ -24,7 +24,10 @@ def cell(u): if .n == 0 then "–"
   end;
 
 (map(select(.meta)) | first | .meta) as $m
-| map(select(.scenario and (.failed | not))) as $rs
+# the last attempt of every group of scenarios (compare.sh reruns a group
+# that other load disturbed)
+| (map(select(.group)) | group_by(.group) | map({key: .[0].group, value: (map(.attempt) | max)}) | from_entries) as $last
+| map(select(.scenario and (.failed | not) and ((.group == null) or (.attempt == $last[.group])))) as $rs
 | def stat(s; y; f): [$rs[] | select(.scenario == s and .system == y) | .[f] | select(. != null)]
     | {med: median, min: min, max: max, n: length};
 # rows: [scenario, what, JSON key, unit, target]
@@ -70,6 +73,8 @@ def cell(u): if .n == 0 then "–"
     then "Measurements disturbed by other load (more than 0.25 cores): \($d | map("\(.scenario)/\(.system)/rep \(.rep) (\(.other_cpu_cores))") | join(", "))."
     else "No measurement saw more than 0.25 cores of other load." end),
   "Each fresh server idled before its scenarios (longest wait): \([.[] | select(.settle)] | group_by(.settle) | map("\(.[0].settle) \(map(.settle_ms) | max) ms") | join(", ")).",
+  ([.[] | select(.group and .attempt > 1)] | map(.group) | unique) as $again
+    | (if ($again | length) > 0 then "Groups run again because other load disturbed them: \($again | join(", ")) (the table uses the last attempt; all attempts are in the raw file)." else empty end),
   (if ([.[] | select(.failed)] | length) > 0 then "Failed runs: \([.[] | select(.failed) | "\(.scenario)/\(.system)/rep \(.rep)"] | join(", "))." else empty end),
   (if ([$rs[] | select((.errors // 0) > 0)] | length) > 0 then "Runs with errors: \([$rs[] | select((.errors // 0) > 0) | "\(.scenario)/\(.system)/rep \(.rep): \(.errors) (\(.first_error // ""))"] | join("; "))." else empty end)
 ' "$1"
