@@ -45,7 +45,15 @@ type cluster struct {
 	s    *standalone.Standalone
 }
 
+// startCluster starts a NameServer and a Broker with the standalone
+// defaults; they stop when the test ends.
 func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	return startClusterWith(t, func(*standalone.Options) {})
+}
+
+// startClusterWith is startCluster with options changed before the start.
+func startClusterWith(t *testing.T, mod func(*standalone.Options)) *cluster {
 	t.Helper()
 	opts := standalone.DefaultOptions()
 	opts.DataDir = t.TempDir()
@@ -54,6 +62,7 @@ func startCluster(t *testing.T) *cluster {
 	// Small segments keep the temporary directory small.
 	opts.Store.MappedFileSizeCommitLog = 64 << 20
 	opts.Store.MappedFileSizeConsumeQueue = 20 * 30_000
+	mod(&opts)
 	c := &cluster{t: t, opts: opts}
 	c.start()
 	t.Cleanup(func() { c.stop() })

@@ -22,22 +22,6 @@ import (
 // The brokers here check every 200 ms for half messages older than 1 s, so
 // that check-backs come within a couple of seconds.
 
-// startClusterWith is startCluster with options changed before the start.
-func startClusterWith(t *testing.T, mod func(*standalone.Options)) *cluster {
-	t.Helper()
-	opts := standalone.DefaultOptions()
-	opts.DataDir = t.TempDir()
-	opts.Namesrv.ListenPort = 0
-	opts.Broker.ListenPort = 0
-	opts.Store.MappedFileSizeCommitLog = 64 << 20
-	opts.Store.MappedFileSizeConsumeQueue = 20 * 30_000
-	mod(&opts)
-	c := &cluster{t: t, opts: opts}
-	c.start()
-	t.Cleanup(func() { c.stop() })
-	return c
-}
-
 // fastChecks makes check-backs quick: transactionTimeOut 1 s, every 200
 // ms, at most max times.
 func fastChecks(max int) func(*standalone.Options) {
