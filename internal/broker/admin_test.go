@@ -194,6 +194,15 @@ func TestAdminBrokerInfo(t *testing.T) {
 	require.Equal(t, "1", kv.Table["msgPutTotalTodayNow"])
 	require.True(t, strings.HasPrefix(kv.Table["runtime"], "[ 0 days"))
 	require.Equal(t, "V5_3_3", kv.Table["brokerVersionDesc"])
+
+	// The features add their figures under Java's keys where it has them.
+	require.Equal(t, "0", kv.Table["heldPullRequests"])
+	require.Equal(t, "0", kv.Table["scheduleMessageDelivered"])
+	require.Equal(t, "0,0", kv.Table["scheduleMessageOffset_1"], "delivered offset, then the level queue's end")
+	require.Contains(t, kv.Table, "scheduleMessageOffset_18", "one entry per delay level")
+	require.Equal(t, "0", kv.Table["dlqPutNums"])
+	require.Equal(t, "0", kv.Table["transactionHalfPending"])
+	require.Equal(t, "0", kv.Table["transactionCommitted"])
 }
 
 func TestQueryMessages(t *testing.T) {

@@ -421,7 +421,10 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 	}).register(s)
 	(&adminBrokerProcessor{
 		opts: &b.opts, storeOpts: &b.storeOpts, boot: b.boot, stats: b.store.Stats,
-		extra: func(t map[string]string) { t["heldPullRequests"] = strconv.Itoa(b.holds.Len()) },
+		extra: func(t map[string]string) {
+			t["heldPullRequests"] = strconv.Itoa(b.holds.Len())
+			b.featuresRuntimeInfo(t)
+		},
 	}).register(s)
 	(&queryProcessor{store: b.store, defaultQueryMaxNum: b.opts.DefaultQueryMaxNum, bad: b.bad}).register(s)
 	b.registerFeatures(s)

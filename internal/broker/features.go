@@ -27,6 +27,19 @@ type feature interface {
 	close() error
 }
 
+// runtimeInfoSource is a feature that adds its figures to
+// GET_BROKER_RUNTIME_INFO's table (optional: checked with a type
+// assertion). It must not block; keys are Java's where Java has one.
+type runtimeInfoSource interface {
+	runtimeInfo(table map[string]string)
+}
+
+// The features with runtime figures.
+var (
+	_ runtimeInfoSource = (*scheduleFeature)(nil)
+	_ runtimeInfoSource = (*transactionFeature)(nil)
+)
+
 // newFeatures lists the features in start order; they close in reverse.
 func newFeatures() []feature {
 	return []feature{
@@ -52,6 +65,15 @@ func (b *Broker) startFeatures(ctx context.Context) error {
 func (b *Broker) registerFeatures(s *remoting.Server) {
 	for _, f := range b.features {
 		f.register(s)
+	}
+}
+
+// featuresRuntimeInfo lets every feature that has figures add them to t.
+func (b *Broker) featuresRuntimeInfo(t map[string]string) {
+	for _, f := range b.features {
+		if r, ok := f.(runtimeInfoSource); ok {
+			r.runtimeInfo(t)
+		}
 	}
 }
 

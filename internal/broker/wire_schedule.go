@@ -138,8 +138,8 @@ func (f *scheduleFeature) stats() ScheduleStats {
 	return st
 }
 
-// runtimeInfo adds the counters to GET_BROKER_RUNTIME_INFO's table (once
-// the broker asks its features for them).
+// runtimeInfo adds the counters to GET_BROKER_RUNTIME_INFO's table
+// (runtimeInfoSource).
 func (f *scheduleFeature) runtimeInfo(t map[string]string) {
 	st := f.stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }

@@ -84,7 +84,7 @@ func (f *transactionFeature) close() error {
 }
 
 // runtimeInfo adds the transaction counters to GET_BROKER_RUNTIME_INFO's
-// table (once the broker asks its features for them).
+// table (runtimeInfoSource); a slave has none.
 func (f *transactionFeature) runtimeInfo(t map[string]string) {
 	st, ok := f.stats()
 	if !ok {
