@@ -87,6 +87,7 @@ type Broker struct {
 	nsRemote  *remoting.Client
 	registrar *nsclient.Registrar
 	storeHost atomic.Pointer[netip.AddrPort]
+	uniq      *message.UniqIDGenerator // UNIQ_KEYs of sends and replies without one
 	rewriters []Rewriter
 	features  []feature
 	requests  requestCounter
@@ -161,6 +162,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		b.setStoreHost(netip.AddrPortFrom(ip, uint16(b.opts.ListenPort)))
 	}
 
+	b.uniq = message.NewUniqIDGenerator(ip, os.Getpid(), uint32(time.Now().UnixNano()), nil)
 	b.notifier = newNotifier(b.log)
 	b.consumers = clients.NewConsumerManager(b.log)
 	b.producers = clients.NewProducerManager(b.log)
@@ -354,26 +356,7 @@ func (b *Broker) groupEvent(group string, ev clients.Event, channels []clients.C
 }
 
 func (b *Broker) registerProcessors(s *remoting.Server) {
-	sp := &sendProcessor{
-		cfg: sendConfig{
-			clusterName:    b.opts.BrokerClusterName,
-			maxMessageSize: b.storeOpts.MaxMessageSize,
-			autoCreate:     b.opts.AutoCreateTopicEnable,
-			rejectTxn:      b.opts.RejectTransactionMessage,
-			slave:          b.opts.isSlave(),
-			region:         b.opts.RegionID,
-			traceOn:        strconv.FormatBool(b.opts.TraceOn),
-		},
-		topics:       b.topics,
-		store:        b.store,
-		conns:        &b.conns,
-		storeHost:    &b.storeHost,
-		uniq:         message.NewUniqIDGenerator(b.opts.announceIP(), os.Getpid(), uint32(time.Now().UnixNano()), nil),
-		rewriters:    b.rewriters,
-		bad:          b.bad,
-		registrar:    b.registrar,
-		registerWait: b.registerWait(),
-	}
+	sp := newSendProcessor(b)
 	for _, code := range []protocol.RequestCode{
 		protocol.SendMessage, protocol.SendMessageV2, protocol.SendBatchMessage,
 		protocol.SendReplyMessage, protocol.SendReplyMessageV2,

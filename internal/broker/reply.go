@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -257,30 +256,4 @@ func (p *replyProcessor) response(t *sendTask, req *remoting.Command, put putOut
 		{Key: "TRACE_ON", Value: p.send.cfg.traceOn},
 	}
 	return resp
-}
-
-// newReplySendProcessor builds the send processor the reply path checks
-// and stores replies with: the same configuration as the broker's own
-// (registerProcessors), with a unique-key generator of its own.
-func newReplySendProcessor(b *Broker) *sendProcessor {
-	return &sendProcessor{
-		cfg: sendConfig{
-			clusterName:    b.opts.BrokerClusterName,
-			maxMessageSize: b.storeOpts.MaxMessageSize,
-			autoCreate:     b.opts.AutoCreateTopicEnable,
-			rejectTxn:      b.opts.RejectTransactionMessage,
-			slave:          b.opts.isSlave(),
-			region:         b.opts.RegionID,
-			traceOn:        strconv.FormatBool(b.opts.TraceOn),
-		},
-		topics:       b.topics,
-		store:        b.store,
-		conns:        &b.conns,
-		storeHost:    &b.storeHost,
-		uniq:         message.NewUniqIDGenerator(b.opts.announceIP(), os.Getpid(), uint32(time.Now().UnixNano())^0x5e9_1e5, nil),
-		rewriters:    b.rewriters,
-		bad:          b.bad,
-		registrar:    b.registrar,
-		registerWait: b.registerWait(),
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gorocket/gorocket/internal/message"
 	"github.com/gorocket/gorocket/internal/protocol"
 	"github.com/gorocket/gorocket/internal/remoting"
+	"github.com/gorocket/gorocket/internal/store"
 )
 
 // requester is a raw client that registers a producer group by heartbeat,
@@ -111,6 +112,39 @@ func TestReplyPushedToRequester(t *testing.T) {
 	tb.waitDispatched(t, replyTopic(tb), 0, 2)
 	got := tb.pull(t, pullHeader("reply_reader", replyTopic(tb), 0, 0))
 	require.Equal(t, []string{"pong", "pong"}, bodies(got.msgs), "replies are stored too")
+}
+
+// TestReplyAndSendAnswerAlike: a reply is checked, built and answered with
+// the send path's configuration (the answer's MSG_REGION and TRACE_ON),
+// and a reply without UNIQ_KEY gets one from the broker's one generator:
+// the same host, process and instance prefix as a send's.
+func TestReplyAndSendAnswerAlike(t *testing.T) {
+	tb := startBroker(t, func(o *Options, _ *store.Options) { o.RegionID, o.TraceOn = "EU", false })
+	r := newRequester(t, tb, "10.0.0.7@requester", nil)
+	tb.createTopic(t, "Plain", 1)
+	send := tb.send(t, sendHeader("Plain", 0, ""), "plain")
+	reply := tb.sendReply(t, protocol.SendReplyMessage, r.id, "c", "pong")
+	for _, resp := range []*remoting.Command{send, reply} {
+		require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+		region, _ := resp.ExtFields.Get("MSG_REGION")
+		require.Equal(t, "EU", region)
+		trace, _ := resp.ExtFields.Get("TRACE_ON")
+		require.Equal(t, "false", trace)
+	}
+	r.next(t)
+
+	tb.waitDispatched(t, "Plain", 0, 1)
+	tb.waitDispatched(t, replyTopic(tb), 0, 1)
+	sent := tb.pull(t, pullHeader("reader", "Plain", 0, 0)).msgs
+	replied := tb.pull(t, pullHeader("reader", replyTopic(tb), 0, 0)).msgs
+	require.Len(t, sent, 1)
+	require.Len(t, replied, 1)
+	prefix := func(m *message.MessageExt) string {
+		id := m.Property(message.PropertyUniqClientMessageIDKeyIdx)
+		require.Len(t, id, message.UniqIDLen)
+		return id[:20] // hex of the IPv4 address, pid and instance
+	}
+	require.Equal(t, prefix(sent[0]), prefix(replied[0]))
 }
 
 // TestReplyPushFailures: the replier hears why a reply did not reach its

@@ -79,6 +79,34 @@ type sendProcessor struct {
 	registerWait time.Duration
 }
 
+// newSendProcessor builds the send processor from the broker's options:
+// the one registerProcessors serves the send codes with, and the one the
+// reply feature checks and stores replies with, so that both apply the
+// same checks and answer the same way. Call it once the store, the topics,
+// the registrar and every rewriter are in place.
+func newSendProcessor(b *Broker) *sendProcessor {
+	return &sendProcessor{
+		cfg: sendConfig{
+			clusterName:    b.opts.BrokerClusterName,
+			maxMessageSize: b.storeOpts.MaxMessageSize,
+			autoCreate:     b.opts.AutoCreateTopicEnable,
+			rejectTxn:      b.opts.RejectTransactionMessage,
+			slave:          b.opts.isSlave(),
+			region:         b.opts.RegionID,
+			traceOn:        strconv.FormatBool(b.opts.TraceOn),
+		},
+		topics:       b.topics,
+		store:        b.store,
+		conns:        &b.conns,
+		storeHost:    &b.storeHost,
+		uniq:         b.uniq,
+		rewriters:    b.rewriters,
+		bad:          b.bad,
+		registrar:    b.registrar,
+		registerWait: b.registerWait(),
+	}
+}
+
 // registrationSyncer pushes the broker's topics to the NameServers and
 // waits for them to have it (nsclient.Registrar).
 type registrationSyncer interface {

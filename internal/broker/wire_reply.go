@@ -32,7 +32,7 @@ func (f *replyFeature) start(_ context.Context, b *Broker) error {
 
 func (f *replyFeature) register(s *remoting.Server) {
 	(&replyProcessor{
-		send:        newReplySendProcessor(f.b),
+		send:        newSendProcessor(f.b),
 		producers:   f.b.producers,
 		requesters:  f.requesters,
 		pushTimeout: replyPushTimeout,
