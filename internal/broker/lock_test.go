@@ -9,8 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gorocket/gorocket/internal/broker/rebalance"
+	"github.com/gorocket/gorocket/internal/config"
 	"github.com/gorocket/gorocket/internal/protocol"
 	"github.com/gorocket/gorocket/internal/remoting"
+	"github.com/gorocket/gorocket/internal/store"
 )
 
 func lockBody(t *testing.T, group, clientID string, mqs ...protocol.MessageQueue) []byte {
@@ -175,5 +177,37 @@ func TestLockPruner(t *testing.T) {
 		require.True(t, locks.IsLocked("g", mq(1), "live", time.Now()), "the live one is kept")
 		require.Empty(t, lock(1, "other"))
 		require.Len(t, lock(0, "other"), 1)
+	})
+}
+
+// TestLockLifetimeFromBrokerConf: rebalanceLockMaxLiveTime in broker.conf
+// sets how long a lock outlives its holder's last renewal; 0 is refused.
+func TestLockLifetimeFromBrokerConf(t *testing.T) {
+	p, err := config.Parse([]byte("rebalanceLockMaxLiveTime=300\n"), "broker.conf")
+	require.NoError(t, err)
+	o, so := DefaultOptions(), store.DefaultOptions()
+	unknown, err := config.Apply(p, &o, &so)
+	require.NoError(t, err)
+	require.Empty(t, unknown)
+	require.Equal(t, int64(300), o.RebalanceLockMaxLiveTime)
+	bad := o
+	bad.RebalanceLockMaxLiveTime = 0
+	require.ErrorIs(t, bad.Validate(), ErrInvalidOptions)
+
+	tb := startBroker(t, func(opts *Options, _ *store.Options) { opts.OrderOptions = o.OrderOptions })
+	tb.createTopic(t, "Orders", 1)
+	q := protocol.MessageQueue{Topic: "Orders", BrokerName: tb.opts.BrokerName, QueueID: 0}
+	a, b := newConsumerClient(t, "10.0.0.1@a"), newConsumerClient(t, "10.0.0.2@b")
+	for _, cc := range []*consumerClient{a, b} {
+		resp := cc.heartbeat(t, tb.addr, heartbeat(cc.id, "og", protocol.Clustering, tagSub("Orders")))
+		require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	}
+	_, got := a.lock(t, tb, "og", q)
+	require.Equal(t, []int32{0}, got)
+	// a stops renewing (it crashed); b gets the queue once the lock is
+	// 300 ms old, not after the default minute.
+	waitFor(t, "a's lock to expire", func() bool {
+		_, got := b.lock(t, tb, "og", q)
+		return len(got) == 1
 	})
 }

@@ -79,6 +79,7 @@ type Options struct {
 	// its feature (config.Apply walks embedded structs).
 	ScheduleOptions
 	TransactionOptions
+	OrderOptions
 }
 
 // DefaultOptions returns RocketMQ's defaults (BrokerConfig,
@@ -118,6 +119,7 @@ func DefaultOptions() Options {
 
 		ScheduleOptions:    defaultScheduleOptions(),
 		TransactionOptions: defaultTransactionOptions(),
+		OrderOptions:       defaultOrderOptions(),
 	}
 }
 
@@ -180,7 +182,7 @@ func (o *Options) Validate() error {
 			bad("%s %d must be positive", name, v)
 		}
 	}
-	for _, err := range []error{o.ScheduleOptions.validate(), o.TransactionOptions.validate()} {
+	for _, err := range []error{o.ScheduleOptions.validate(), o.TransactionOptions.validate(), o.OrderOptions.validate()} {
 		if err != nil {
 			bad("%v", err)
 		}

@@ -21,13 +21,7 @@ type orderFeature struct {
 func (*orderFeature) name() string { return "order" }
 
 func (f *orderFeature) start(_ context.Context, b *Broker) error {
-	// Not configurable yet: OrderOptions is to be embedded in Options, as
-	// ScheduleOptions is, and read here from b.opts.
-	oo := defaultOrderOptions()
-	if err := oo.validate(); err != nil {
-		return err
-	}
-	opts := rebalance.Options{LockMaxLiveTime: oo.RebalanceLockMaxLiveTime}
+	opts := rebalance.Options{LockMaxLiveTime: b.opts.RebalanceLockMaxLiveTime}
 	locks, err := rebalance.NewLockManager(opts, b.log)
 	if err != nil {
 		return err
@@ -56,7 +50,7 @@ func (f *orderFeature) close() error {
 	return nil
 }
 
-// OrderOptions configure ordered-consumption locks.
+// OrderOptions configure ordered-consumption locks (embedded in Options).
 type OrderOptions struct {
 	// RebalanceLockMaxLiveTime is how long a queue lock lives after its
 	// holder last locked it, in ms (Java's system property
