@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/gorocket/gorocket/internal/broker/subscription"
 	"github.com/gorocket/gorocket/internal/broker/topic"
@@ -90,10 +91,16 @@ func (p *consumerManageProcessor) firstMessageInMemory(ctx context.Context, grou
 	return res.Status == store.GetFound && !res.SuggestPullingFromSlave
 }
 
+// offsetUnknown is the offset a client commits for a queue whose offset it
+// does not know.
+const offsetUnknown = -1
+
 // updateConsumerOffset commits an offset. The Go client sends it as a
 // "oneway" call without the oneway bit and drops the answer; it is
 // answered anyway. As Java 5 does, the group and the topic must exist, so
-// that a client cannot fill the offset file with names nobody uses.
+// that a client cannot fill the offset file with names nobody uses. An
+// offset of -1 is answered SUCCESS and stores nothing; other negative
+// offsets are refused.
 func (p *consumerManageProcessor) updateConsumerOffset(_ context.Context, c *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
 	var h protocol.UpdateConsumerOffsetRequestHeader
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
@@ -101,6 +108,15 @@ func (p *consumerManageProcessor) updateConsumerOffset(_ context.Context, c *rem
 	}
 	if p.slave {
 		return nil, p.bad.refuse(c, req, protocol.SystemError, "the broker is a slave; commit offsets to its master")
+	}
+	if h.CommitOffset == offsetUnknown {
+		// The Go client, shutting down, persists every queue it had, and
+		// sends -1 for those it never learned an offset for. Java stores
+		// it (a later query treats a negative offset as none); keeping
+		// what is stored instead is the same to every reader.
+		p.bad.Log(slog.LevelDebug, "offset -1 committed: nothing stored", "conn", c.RemoteAddr(),
+			"group", clip(h.ConsumerGroup), "topic", clip(h.Topic), "queueId", h.QueueID)
+		return remoting.NewResponse(req, protocol.Success, ""), nil
 	}
 	if err := subscription.ValidateGroup(h.ConsumerGroup); err != nil {
 		return nil, p.bad.refuse(c, req, protocol.SubscriptionGroupNotExist, "%v", err)

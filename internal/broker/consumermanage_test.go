@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +72,36 @@ func TestUpdateConsumerOffsetRefusals(t *testing.T) {
 		})
 	}
 	require.Empty(t, tb.offsets.All(), "nothing was committed")
+}
+
+// TestUpdateConsumerOffsetUnknown: the offset -1 the Go client commits on
+// shutdown for queues it never learned an offset for is answered SUCCESS,
+// stores nothing, and logs nothing above debug.
+func TestUpdateConsumerOffsetUnknown(t *testing.T) {
+	logs := &logCapture{}
+	tb := startBrokerLog(t, slog.New(logs), nil)
+	tb.createTopic(t, "T", 2)
+	tb.offsets.Commit("c", "cg", "T", 0, 5)
+	mark := logs.len()
+	for q := range int32(2) {
+		h := protocol.UpdateConsumerOffsetRequestHeader{ConsumerGroup: "cg", Topic: "T", QueueID: q, CommitOffset: -1}
+		resp := tb.invoke(t, protocol.UpdateConsumerOffset, protocol.EncodeHeader(nil, &h), nil)
+		require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	}
+	off, ok := tb.offsets.Query("cg", "T", 0)
+	require.True(t, ok)
+	require.Equal(t, int64(5), off, "the stored offset is kept")
+	_, ok = tb.offsets.Query("cg", "T", 1)
+	require.False(t, ok, "nothing stored for a queue without an offset")
+	for _, r := range logs.since(mark, slog.LevelInfo) {
+		line := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			line += " " + a.String()
+			return true
+		})
+		require.NotContains(t, strings.ToLower(line), "offset", "logged at %s", r.Level)
+		require.NotContains(t, line, "conn=", "a request logged at %s", r.Level)
+	}
 }
 
 func TestQueueOffsetQueries(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,12 @@ type testBroker struct {
 // a remoting client to talk to it; both close when the test ends.
 func startBroker(t testing.TB, mod func(*Options, *store.Options)) *testBroker {
 	t.Helper()
+	return startBrokerLog(t, testLog(), mod)
+}
+
+// startBrokerLog is startBroker logging to log.
+func startBrokerLog(t testing.TB, log *slog.Logger, mod func(*Options, *store.Options)) *testBroker {
+	t.Helper()
 	dir := t.TempDir()
 	opts := DefaultOptions()
 	opts.BindAddress = "127.0.0.1"
@@ -72,7 +79,7 @@ func startBroker(t testing.TB, mod func(*Options, *store.Options)) *testBroker {
 	if mod != nil {
 		mod(&opts, &so)
 	}
-	b, err := New(opts, so, testLog())
+	b, err := New(opts, so, log)
 	require.NoError(t, err)
 	require.NoError(t, b.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, b.Close()) })
@@ -209,4 +216,41 @@ func (tb *testBroker) createTopic(t testing.TB, name string, queues int32) {
 	cfg := protocol.DefaultTopicConfig(name)
 	cfg.ReadQueueNums, cfg.WriteQueueNums = queues, queues
 	require.NoError(t, tb.topics.CreateOrUpdate(cfg))
+}
+
+// logCapture is a slog.Handler that keeps every record.
+type logCapture struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (*logCapture) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.records = append(l.records, r.Clone())
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCapture) WithGroup(string) slog.Handler      { return l }
+
+// since returns the records logged at level or above from the n-th on.
+func (l *logCapture) since(n int, level slog.Level) []slog.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []slog.Record
+	for _, r := range l.records[min(n, len(l.records)):] {
+		if r.Level >= level {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (l *logCapture) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.records)
 }
