@@ -21,6 +21,7 @@ race:
 test: vet
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 	$(MAKE) race
+	$(MAKE) fuzz-smoke
 
 # bench-compare: gorocket against NATS JetStream on this machine, the
 # scenarios of issue 5 interleaved (bench/compare.sh; REPS=3 takes about
@@ -28,3 +29,8 @@ test: vet
 .PHONY: bench-compare
 bench-compare:
 	bench/compare.sh
+
+# fuzz-smoke: every fuzz target for a few seconds beyond its seed corpus.
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	FUZZTIME=$${FUZZTIME:-3s} scripts/fuzz-smoke.sh
