@@ -378,6 +378,18 @@ var errBatchEntry = errors.New("broker: bad batch entry")
 // body and properties and the header's other fields. The whole batch is
 // checked before anything is appended.
 func (p *sendProcessor) buildBatch(t *sendTask, cfg protocol.TopicConfig) error {
+	// A batch skips the rewriters: it can be neither a transaction nor
+	// delayed. Java refuses both in CommitLog.asyncPutMessages (the
+	// transaction bits and the wrapper's DELAY); refusing the inner
+	// messages' DELAY and timer properties too keeps a delay from being
+	// ignored silently.
+	if tt := message.TransactionType(t.hdr.SysFlag); tt != message.TransactionNotType {
+		return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal,
+			"a batch cannot be a transaction message: sysFlag %d has transaction bits %d", t.hdr.SysFlag, tt>>2)
+	}
+	if key, ok := batchDelayProperty(unsafe.Slice(unsafe.StringData(t.hdr.Properties), len(t.hdr.Properties))); ok {
+		return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal, "batch messages cannot be delayed: the batch has %s", key)
+	}
 	err := message.DecodeBatch(t.req.Body, func(e message.BatchEntry) error {
 		if len(e.Body) > p.cfg.maxMessageSize || len(e.Properties) > message.MaxPropertiesLength {
 			return errBatchEntry
@@ -389,11 +401,32 @@ func (p *sendProcessor) buildBatch(t *sendTask, cfg protocol.TopicConfig) error 
 		return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal, "bad batch body: %v", err)
 	}
 	for i := range t.inners {
+		if key, ok := batchDelayProperty(t.inners[i].Properties); ok {
+			return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal,
+				"batch messages cannot be delayed: message %d of the batch has %s", i, key)
+		}
+	}
+	for i := range t.inners {
 		m := &t.inners[i]
 		p.fillCommon(t, m, cfg)
 		t.ptrs = append(t.ptrs, m)
 	}
 	return nil
+}
+
+// batchDelayProperty names the property that would delay a message of a
+// batch: DELAY above 0 (or not a number), or any timer property.
+func batchDelayProperty(props []byte) (string, bool) {
+	d := scanDelayProperties(props) // schedule_rewrite.go: one pass
+	if level, err := d.level(); err != nil || level > 0 {
+		return message.PropertyDelayTimeLevel + "=" + clip(string(d.delay)), true
+	}
+	for i, k := range timerKeys {
+		if d.hasTimer[i] {
+			return k.key, true
+		}
+	}
+	return "", false
 }
 
 // complete answers the send once the store is done with it. It runs on a

@@ -92,7 +92,8 @@ func TestSendV2AndBatch(t *testing.T) {
 		var err error
 		body, err = message.AppendBatchEntry(body, message.BatchEntry{
 			Flag: int32(i), Body: []byte(b),
-			Properties: []byte(props(message.PropertyTags, "T"+b, message.PropertyKeys, "key-"+b)),
+			// DELAY=0 does not delay: such a batch is accepted.
+			Properties: []byte(props(message.PropertyTags, "T"+b, message.PropertyKeys, "key-"+b, message.PropertyDelayTimeLevel, "0")),
 		})
 		require.NoError(t, err)
 	}
@@ -126,6 +127,19 @@ func TestSendRefusalsStoreNothing(t *testing.T) {
 	okEntry, err := message.AppendBatchEntry(nil, message.BatchEntry{Body: []byte("fine")})
 	require.NoError(t, err)
 	truncated := append(append([]byte{}, okEntry...), okEntry[:10]...)
+	// batchWith is a batch of a plain message and one with kv.
+	batchWith := func(kv ...string) []byte {
+		e, err := message.AppendBatchEntry(append([]byte{}, okEntry...), message.BatchEntry{Body: []byte("later"), Properties: []byte(props(kv...))})
+		require.NoError(t, err)
+		return e
+	}
+	batchHeader := func(sysFlag int32, properties string) func() protocol.ExtFields {
+		return func() protocol.ExtFields {
+			h := sendHeader("Good", 0, properties)
+			h.SysFlag, h.Batch = sysFlag, true
+			return h.AppendExtV2(nil)
+		}
+	}
 
 	tests := []struct {
 		name   string
@@ -207,6 +221,42 @@ func TestSendRefusalsStoreNothing(t *testing.T) {
 			name: "batch to a retry topic", code: protocol.SendBatchMessage, body: okEntry,
 			ext:  func() protocol.ExtFields { h := sendHeader("%RETRY%cg", 0, ""); return h.AppendExtV2(nil) },
 			want: protocol.MessageIllegal, remark: "retry",
+		},
+		{
+			name: "transaction batch", code: protocol.SendBatchMessage, body: okEntry,
+			ext:  batchHeader(message.TransactionPreparedType, ""), want: protocol.MessageIllegal, remark: "transaction",
+		},
+		{
+			name: "commit batch", code: protocol.SendBatchMessage, body: okEntry,
+			ext:  batchHeader(message.TransactionCommitType, ""), want: protocol.MessageIllegal, remark: "transaction",
+		},
+		{
+			name: "rollback batch", code: protocol.SendBatchMessage, body: okEntry,
+			ext:  batchHeader(message.TransactionRollbackType, ""), want: protocol.MessageIllegal, remark: "transaction",
+		},
+		{
+			name: "delayed batch", code: protocol.SendBatchMessage, body: okEntry,
+			ext:  batchHeader(0, props(message.PropertyDelayTimeLevel, "2")), want: protocol.MessageIllegal, remark: "cannot be delayed",
+		},
+		{
+			name: "delayed message in a batch", code: protocol.SendBatchMessage, body: batchWith(message.PropertyDelayTimeLevel, "3"),
+			ext: batchHeader(0, ""), want: protocol.MessageIllegal, remark: "batch messages cannot be delayed: message 1 of the batch has DELAY=3",
+		},
+		{
+			name: "DELAY that is not a number in a batch", code: protocol.SendBatchMessage, body: batchWith(message.PropertyDelayTimeLevel, "soon"),
+			ext: batchHeader(0, ""), want: protocol.MessageIllegal, remark: "cannot be delayed",
+		},
+		{
+			name: "timed message in a batch", code: protocol.SendBatchMessage, body: batchWith(message.PropertyTimerDelaySec, "10"),
+			ext: batchHeader(0, ""), want: protocol.MessageIllegal, remark: "cannot be delayed: message 1 of the batch has TIMER_DELAY_SEC",
+		},
+		{
+			name: "legacy timed message in a batch", code: protocol.SendBatchMessage, body: batchWith(message.PropertyForceDelayDeliverySeconds, "1"),
+			ext: batchHeader(0, ""), want: protocol.MessageIllegal, remark: "__STARTDELIVERTIME",
+		},
+		{
+			name: "timed batch", code: protocol.SendBatchMessage, body: okEntry,
+			ext:  batchHeader(0, props(message.PropertyTimerDeliverMS, "1")), want: protocol.MessageIllegal, remark: "TIMER_DELIVER_MS",
 		},
 		{
 			name: "unknown default topic", code: protocol.SendMessage, body: []byte("x"),

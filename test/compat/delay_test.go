@@ -182,6 +182,41 @@ func TestTimerBeyondTheMaximumIsRefused(t *testing.T) {
 	require.Equal(t, primitive.SendOK, res.Status)
 }
 
+// TestDelayedBatchIsRefused: the official producer sends several messages
+// as one batch, which the broker cannot delay; a batch with a delayed or
+// timed message is refused with a clear error instead of being delivered
+// at once, and nothing of it is stored.
+func TestDelayedBatchIsRefused(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	p := c.producer()
+	const topic = "DelayedBatch"
+	sendN(t, p, topic, "before", 1, "") // creates the topic
+
+	plain := primitive.NewMessage(topic, []byte("plain"))
+	delayed := primitive.NewMessage(topic, []byte("delayed"))
+	delayed.WithDelayTimeLevel(2)
+	_, err := p.SendSync(context.Background(), plain, delayed)
+	require.ErrorContains(t, err, "CODE: 13")
+	require.ErrorContains(t, err, "batch messages cannot be delayed")
+
+	timed := primitive.NewMessage(topic, []byte("timed"))
+	timed.WithProperty("TIMER_DELAY_SEC", "5")
+	_, err = p.SendSync(context.Background(), timed, primitive.NewMessage(topic, []byte("plain")))
+	require.ErrorContains(t, err, "TIMER_DELAY_SEC")
+
+	res, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte("after-1")),
+		primitive.NewMessage(topic, []byte("after-2")))
+	require.NoError(t, err)
+	require.Equal(t, primitive.SendOK, res.Status)
+
+	s := newSink()
+	c.pushConsumer("CG_DelayedBatch", topic, "*", s)
+	s.waitDistinct(t, 3, 30*time.Second)
+	quiet(t, time.Second, 30*time.Second, s.distinct)
+	require.Equal(t, []string{"after-1", "after-2", "before-0"}, s.bodies(), "nothing of the refused batches")
+}
+
 // TestDelayedAndTimedSurviveBrokerRestart: delayed and timed messages
 // still waiting when the broker restarts are all delivered afterwards,
 // none early and none twice.
