@@ -224,19 +224,19 @@ func TestSendRefusalsStoreNothing(t *testing.T) {
 		},
 		{
 			name: "transaction batch", code: protocol.SendBatchMessage, body: okEntry,
-			ext:  batchHeader(message.TransactionPreparedType, ""), want: protocol.MessageIllegal, remark: "transaction",
+			ext: batchHeader(message.TransactionPreparedType, ""), want: protocol.MessageIllegal, remark: "transaction",
 		},
 		{
 			name: "commit batch", code: protocol.SendBatchMessage, body: okEntry,
-			ext:  batchHeader(message.TransactionCommitType, ""), want: protocol.MessageIllegal, remark: "transaction",
+			ext: batchHeader(message.TransactionCommitType, ""), want: protocol.MessageIllegal, remark: "transaction",
 		},
 		{
 			name: "rollback batch", code: protocol.SendBatchMessage, body: okEntry,
-			ext:  batchHeader(message.TransactionRollbackType, ""), want: protocol.MessageIllegal, remark: "transaction",
+			ext: batchHeader(message.TransactionRollbackType, ""), want: protocol.MessageIllegal, remark: "transaction",
 		},
 		{
 			name: "delayed batch", code: protocol.SendBatchMessage, body: okEntry,
-			ext:  batchHeader(0, props(message.PropertyDelayTimeLevel, "2")), want: protocol.MessageIllegal, remark: "cannot be delayed",
+			ext: batchHeader(0, props(message.PropertyDelayTimeLevel, "2")), want: protocol.MessageIllegal, remark: "cannot be delayed",
 		},
 		{
 			name: "delayed message in a batch", code: protocol.SendBatchMessage, body: batchWith(message.PropertyDelayTimeLevel, "3"),
@@ -256,7 +256,7 @@ func TestSendRefusalsStoreNothing(t *testing.T) {
 		},
 		{
 			name: "timed batch", code: protocol.SendBatchMessage, body: okEntry,
-			ext:  batchHeader(0, props(message.PropertyTimerDeliverMS, "1")), want: protocol.MessageIllegal, remark: "TIMER_DELIVER_MS",
+			ext: batchHeader(0, props(message.PropertyTimerDeliverMS, "1")), want: protocol.MessageIllegal, remark: "TIMER_DELIVER_MS",
 		},
 		{
 			name: "unknown default topic", code: protocol.SendMessage, body: []byte("x"),
