@@ -201,7 +201,7 @@ func newRequesterTable() *requesterTable {
 }
 
 // RewriteSend implements Rewriter.
-func (r *requesterTable) RewriteSend(m *message.Inner, _ protocol.TopicConfig) error {
+func (r *requesterTable) RewriteSend(m *message.Inner, _ protocol.TopicConfig, _ SendContext) error {
 	id, ok := message.PropertyValue(m.Properties, message.PropertyMessageReplyToClient)
 	if !ok || len(id) == 0 || !m.BornHost.IsValid() {
 		return nil

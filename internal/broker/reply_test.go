@@ -246,7 +246,7 @@ func BenchmarkRequesterTableRewrite(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = r.RewriteSend(m, protocol.TopicConfig{})
+				_ = r.RewriteSend(m, protocol.TopicConfig{}, SendContext{MaxReconsumeTimes: -1})
 			}
 		})
 	}

@@ -53,7 +53,7 @@ func putRewritten(b *testing.B, tb *testBroker, msgs []*message.Inner) {
 	b.Helper()
 	for _, m := range msgs {
 		for _, rw := range tb.rewriters {
-			require.NoError(b, rw.RewriteSend(m, protocol.TopicConfig{}))
+			require.NoError(b, rw.RewriteSend(m, protocol.TopicConfig{}, SendContext{ProducerGroup: "pg", MaxReconsumeTimes: 16}))
 		}
 	}
 	for chunk := range slices.Chunk(msgs, 256) {

@@ -28,8 +28,9 @@ var delayedProperties = []string{
 
 // scheduleRewriter routes single sends, in Java's order:
 //
-//  1. a send to %RETRY%<group> whose reconsume times exceed the group's
-//     retryMaxTimes, or whose group holds live orderly locks, goes to
+//  1. a send to %RETRY%<group> whose reconsume times exceed its maximum
+//     (the header's maxReconsumeTimes, or without one the group's
+//     retryMaxTimes), or whose group holds live orderly locks, goes to
 //     %DLQ%<group> (SendMessageProcessor.handleRetryAndDLQ);
 //  2. then, for a message that is not a transaction half or rollback
 //     record: DELAY > 0 moves it to SCHEDULE_TOPIC_XXXX (the level
@@ -46,9 +47,9 @@ type scheduleRewriter struct {
 	now func() time.Time
 }
 
-func (r *scheduleRewriter) RewriteSend(m *message.Inner, _ protocol.TopicConfig) error {
+func (r *scheduleRewriter) RewriteSend(m *message.Inner, _ protocol.TopicConfig, sc SendContext) error {
 	if topic.IsRetryTopic(m.Topic) {
-		if err := r.retryOrDeadLetter(m); err != nil {
+		if err := r.retryOrDeadLetter(m, sc); err != nil {
 			return err
 		}
 	}
@@ -132,18 +133,24 @@ func (d *delayProperties) level() (int32, error) {
 }
 
 // retryOrDeadLetter applies the dead-letter rule of a direct send to a
-// retry topic: reconsume times beyond the group's maximum (strictly: the
-// consumer counted this try already), or a group that consumes orderly,
-// go to the group's dead-letter topic at once.
-func (r *scheduleRewriter) retryOrDeadLetter(m *message.Inner) error {
+// retry topic: reconsume times beyond the maximum (strictly: the consumer
+// counted this try already), or a group that consumes orderly, go to the
+// group's dead-letter topic at once. The maximum is the one the consumer
+// sent (maxReconsumeTimes, which Java's consumer sets when it falls back
+// to sending the retry itself), else the group's retryMaxTimes.
+func (r *scheduleRewriter) retryOrDeadLetter(m *message.Inner, sc SendContext) error {
 	b := r.f.b
 	group := strings.TrimPrefix(m.Topic, topic.RetryTopicPrefix)
 	g, ok := b.groups.FindOrCreate(group)
 	if !ok {
 		return remoting.Errorf(protocol.SubscriptionGroupNotExist, "subscription group not exist, %s", clip(group))
 	}
+	maxTimes := g.RetryMaxTimes
+	if sc.MaxReconsumeTimes >= 0 {
+		maxTimes = sc.MaxReconsumeTimes
+	}
 	orderly := r.f.locks != nil && r.f.locks.HasLiveLocks(group, r.now())
-	if m.ReconsumeTimes <= g.RetryMaxTimes && !orderly {
+	if m.ReconsumeTimes <= maxTimes && !orderly {
 		return nil
 	}
 	dlq := topic.DLQTopic(group)
@@ -154,7 +161,7 @@ func (r *scheduleRewriter) retryOrDeadLetter(m *message.Inner) error {
 	if orderly {
 		reason = "the group consumes orderly"
 	}
-	r.f.deadLetter(group, m, g.RetryMaxTimes, reason)
+	r.f.deadLetter(group, m, maxTimes, reason, "producerGroup", clip(sc.ProducerGroup), "conn", sc.RemoteAddr)
 	m.Topic, m.QueueID = dlq, 0
 	m.Properties = schedule.EditProperties(m.Properties, delayedProperties)
 	return nil
@@ -164,16 +171,18 @@ func (r *scheduleRewriter) retryOrDeadLetter(m *message.Inner) error {
 const dlqQueueNums = 1
 
 // deadLetter counts and logs a message moved to a dead-letter topic.
-func (f *scheduleFeature) deadLetter(group string, m *message.Inner, maxReconsumeTimes int32, reason string) {
+// extra are more attributes for the log line.
+func (f *scheduleFeature) deadLetter(group string, m *message.Inner, maxReconsumeTimes int32, reason string, extra ...any) {
 	f.deadLetters.Add(1)
 	origin := message.PropertyString(m.Properties, message.PropertyRetryTopic)
 	if origin == "" {
 		origin = m.Topic
 	}
-	f.b.bad.Log(slog.LevelWarn, "message moved to the dead-letter queue", "group", group, "dlq", topic.DLQTopic(group),
+	attrs := append([]any{"group", group, "dlq", topic.DLQTopic(group),
 		"topic", origin, "msgId", message.PropertyString(m.Properties, message.PropertyUniqClientMessageIDKeyIdx),
 		"reconsumeTimes", m.ReconsumeTimes, "maxReconsumeTimes", maxReconsumeTimes, "reason", reason,
-		"deadLetters", f.deadLetters.Load())
+		"deadLetters", f.deadLetters.Load()}, extra...)
+	f.b.bad.Log(slog.LevelWarn, "message moved to the dead-letter queue", attrs...)
 }
 
 // timerKeys are the timer properties in the order they are looked for;

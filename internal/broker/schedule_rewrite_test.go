@@ -40,7 +40,7 @@ func BenchmarkScheduleRewriteNoDelay(b *testing.B) {
 	m := &message.Inner{Topic: "T", Properties: props}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := r.RewriteSend(m, protocol.TopicConfig{}); err != nil {
+		if err := r.RewriteSend(m, protocol.TopicConfig{}, SendContext{ProducerGroup: "pg", MaxReconsumeTimes: 16}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -43,12 +43,33 @@ type messageAppender interface {
 // SCHEDULE_TOPIC_XXXX with REAL_TOPIC/REAL_QID), a send to %RETRY% past the
 // maximum reconsume times (to %DLQ%), transaction half messages
 // (RMQ_SYS_TRANS_HALF_TOPIC) and timer properties. It sees the message
-// after validation, with CLUSTER and UNIQ_KEY set, and the configuration of
-// the topic it was sent to. A rewriter that changes Properties must give
-// the message a new slice: the old one may alias the request.
+// after validation, with CLUSTER and UNIQ_KEY set, the configuration of
+// the topic it was sent to, and what the request says besides the message
+// (SendContext). A rewriter that changes Properties must give the message
+// a new slice: the old one may alias the request.
 type Rewriter interface {
-	RewriteSend(m *message.Inner, cfg protocol.TopicConfig) error
+	RewriteSend(m *message.Inner, cfg protocol.TopicConfig, sc SendContext) error
 }
+
+// SendContext is what a rewriter may need of the send request besides the
+// message itself (whose fields carry the header's topic, queue, flags,
+// reconsume times and born host). It is passed by value and refers only to
+// strings the request and its connection already hold: building it
+// allocates nothing.
+type SendContext struct {
+	// ProducerGroup is the header's producerGroup.
+	ProducerGroup string
+	// MaxReconsumeTimes is the header's maxReconsumeTimes, -1 when the
+	// header has none (then the consumer group's retryMaxTimes applies).
+	MaxReconsumeTimes int32
+	// RemoteAddr is the sending connection's remote address (invalid
+	// when there is no connection).
+	RemoteAddr netip.AddrPort
+}
+
+// noSendContext is the context of a message the broker itself rewrites
+// (a committed transaction message): no request header.
+var noSendContext = SendContext{MaxReconsumeTimes: -1}
 
 // sendConfig is the part of the options the send path reads.
 type sendConfig struct {
@@ -359,8 +380,12 @@ func (p *sendProcessor) buildSingle(t *sendTask, cfg protocol.TopicConfig) error
 				"the broker[%s] sending transaction message is forbidden", p.host())
 		}
 	}
+	sc := SendContext{ProducerGroup: t.hdr.ProducerGroup, MaxReconsumeTimes: -1, RemoteAddr: t.cs.bornHost}
+	if t.hdr.HasMaxReconsumeTimes {
+		sc.MaxReconsumeTimes = t.hdr.MaxReconsumeTimes
+	}
 	for _, rw := range p.rewriters {
-		if err := rw.RewriteSend(m, cfg); err != nil {
+		if err := rw.RewriteSend(m, cfg, sc); err != nil {
 			var re *remoting.Error
 			if errors.As(err, &re) {
 				return p.bad.refuse(t.conn, t.req, re.Code, "%s", re.Remark)

@@ -173,3 +173,33 @@ func TestDirectSendToRetryTopic(t *testing.T) {
 	waitQueue(t, tb.store, "%DLQ%G3", 0, 2)
 	require.Equal(t, int64(1), tb.store.MaxOffsetInQueue("%RETRY%G3", 0))
 }
+
+// TestDirectSendToRetryTopicHeaderMaximum: the maximum a direct send to
+// %RETRY%<group> is held to is the header's maxReconsumeTimes, as Java's
+// consumer sends it when it falls back to sending the retry itself; only
+// without one (or with a negative one) is it the group's retryMaxTimes.
+func TestDirectSendToRetryTopicHeaderMaximum(t *testing.T) {
+	t.Parallel()
+	tb := startBroker(t, withShortLevels)
+	send := func(body string, reconsume int32, maxTimes *int32) {
+		h := sendHeader("%RETRY%G4", 0, props("UNIQ_KEY", body))
+		h.ReconsumeTimes = reconsume
+		h.HasMaxReconsumeTimes = maxTimes != nil
+		if maxTimes != nil {
+			h.MaxReconsumeTimes = *maxTimes
+		}
+		resp := tb.send(t, h, body)
+		require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
+	}
+	three, none := int32(3), int32(-1)
+	send("beyond-header-max", 4, &three) // the group allows 16: the header's 3 wins
+	send("within-header-max", 3, &three)
+	send("no-header-max", 4, nil)         // the group's 16
+	send("negative-header-max", 4, &none) // likewise
+
+	dead := waitQueue(t, tb.store, "%DLQ%G4", 0, 1)
+	require.Equal(t, []string{"beyond-header-max"}, bodies(dead))
+	retried := waitQueue(t, tb.store, "%RETRY%G4", 0, 3)
+	require.Equal(t, []string{"within-header-max", "no-header-max", "negative-header-max"}, bodies(retried))
+	require.Equal(t, int64(1), tb.store.MaxOffsetInQueue("%DLQ%G4", 0))
+}

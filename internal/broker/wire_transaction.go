@@ -130,7 +130,7 @@ func (b *Broker) announcedHost() netip.AddrPort {
 func (f *transactionFeature) rewriteCommitted(m *message.Inner) error {
 	cfg, _ := f.b.topics.Get(m.Topic)
 	for _, rw := range f.after {
-		if err := rw.RewriteSend(m, cfg); err != nil {
+		if err := rw.RewriteSend(m, cfg, noSendContext); err != nil {
 			return err
 		}
 	}
@@ -151,7 +151,7 @@ func (f *transactionFeature) ensureTopic(name string) error {
 // (txn.PrepareHalf), or refuses it under rejectTransactionMessage.
 type halfRewriter struct{ reject bool }
 
-func (r *halfRewriter) RewriteSend(m *message.Inner, _ protocol.TopicConfig) error {
+func (r *halfRewriter) RewriteSend(m *message.Inner, _ protocol.TopicConfig, _ SendContext) error {
 	if !txn.IsTransactional(m.Properties, m.ReconsumeTimes) {
 		return nil
 	}
