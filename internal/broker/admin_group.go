@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gorocket/gorocket/internal/broker/subscription"
 	"github.com/gorocket/gorocket/internal/protocol"
@@ -51,6 +52,18 @@ type consumeStatsStore interface {
 	MessageStoreTimestamp(topic string, queueID int32, offset int64) (int64, error)
 }
 
+// pullProgress is what GET_CONSUME_STATS reports of the groups' pulls
+// (pullStats).
+type pullProgress interface {
+	// pulledOffset is the next offset group pulls from the queue, 0 if
+	// none.
+	pulledOffset(group, topic string, queueID int32) int64
+	// tps is the messages per second group got from topic over the last
+	// minute.
+	tps(group, topic string, now time.Time) float64
+	deleteGroup(group string)
+}
+
 // adminGroupProcessor serves the consumer and producer group admin codes:
 // UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
 // GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), GET_CONSUMER_CONNECTION_LIST (203),
@@ -65,6 +78,8 @@ type adminGroupProcessor struct {
 	consumers  consumerConnections
 	producers  producerConnections
 	store      consumeStatsStore
+	pulls      pullProgress
+	now        func() time.Time
 	bad        *rateLog
 }
 
@@ -125,6 +140,7 @@ func (p *adminGroupProcessor) deleteSubscriptionGroup(_ context.Context, c *remo
 	}
 	if h.CleanOffset {
 		p.offsets.DeleteGroup(h.GroupName)
+		p.pulls.deleteGroup(h.GroupName)
 	}
 	return remoting.NewResponse(req, protocol.Success, ""), nil
 }
@@ -155,9 +171,12 @@ func (p *adminGroupProcessor) getProducerConnectionList(_ context.Context, c *re
 
 // getConsumeStats answers a group's progress on each queue of one topic or
 // of every topic it has offsets on: the broker's max offset, the group's
-// offset and the store time of the last message it consumed. Topics the
-// group no longer subscribes to (while it subscribes to others) are left
-// out, as in Java.
+// committed offset, the offset it has pulled to (never below the
+// committed one, as in Java: 5.x mqadmin shows the difference as
+// in-flight messages) and the store time of the last message it consumed;
+// and consumeTps, the messages per second the group got from those topics
+// over the last minute. Topics the group no longer subscribes to (while it
+// subscribes to others) are left out, as in Java.
 func (p *adminGroupProcessor) getConsumeStats(_ context.Context, c *remoting.Conn, req *remoting.Command) (*remoting.Command, error) {
 	var h protocol.GetConsumeStatsRequestHeader
 	if err := p.bad.decodeHeader(c, req, &h); err != nil {
@@ -169,6 +188,7 @@ func (p *adminGroupProcessor) getConsumeStats(_ context.Context, c *remoting.Con
 	}
 	stats := protocol.ConsumeStats{OffsetTable: protocol.MQMap[protocol.OffsetWrapper]{}}
 	subscribed := p.consumers.SubscriptionCount(h.ConsumerGroup)
+	now := p.now()
 	for _, t := range topics {
 		cfg, ok := p.topics.Get(t)
 		if !ok {
@@ -185,8 +205,10 @@ func (p *adminGroupProcessor) getConsumeStats(_ context.Context, c *remoting.Con
 					w.LastTimestamp = ts
 				}
 			}
+			w.PullOffset = max(w.ConsumerOffset, p.pulls.pulledOffset(h.ConsumerGroup, t, q))
 			stats.OffsetTable[protocol.MessageQueue{Topic: t, BrokerName: p.brokerName, QueueID: q}] = w
 		}
+		stats.ConsumeTPS += p.pulls.tps(h.ConsumerGroup, t, now)
 	}
 	return bodyResponse(req, &stats)
 }

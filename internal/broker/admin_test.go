@@ -170,6 +170,54 @@ func TestAdminConnectionsAndConsumeStats(t *testing.T) {
 	require.Equal(t, int64(3), all.OffsetTable["T@cg"][1])
 }
 
+// TestConsumeStatsPullOffsetAndTps: GET_CONSUME_STATS reports how far the
+// group has pulled each queue (never below its committed offset, so 5.x
+// mqadmin's in-flight count is never negative) and the messages per second
+// it got.
+func TestConsumeStatsPullOffsetAndTps(t *testing.T) {
+	tb := startBroker(t, nil)
+	tb.createTopic(t, "T", 2)
+	for range 10 {
+		tb.mustSend(t, "T", 0, "x")
+	}
+	tb.waitDispatched(t, "T", 0, 10)
+	h := pullHeader("cg", "T", 0, 0)
+	h.MaxMsgNums = 6
+	r := tb.pull(t, h)
+	require.Len(t, r.msgs, 6)
+	tb.offsets.Commit("c", "cg", "T", 0, 2) // consumed 2 of the 6
+	tb.offsets.Commit("c", "cg", "T", 1, 0)
+
+	stats := func() protocol.ConsumeStats {
+		var cs protocol.ConsumeStats
+		require.NoError(t, protocol.DecodeBody(tb.admin(t, protocol.GetConsumeStats,
+			&protocol.GetConsumeStatsRequestHeader{ConsumerGroup: "cg", Topic: "T"}, nil).ok(t).Body, &cs))
+		return cs
+	}
+	cs := stats()
+	q0 := cs.OffsetTable[protocol.MessageQueue{Topic: "T", BrokerName: "broker-a", QueueID: 0}]
+	require.Equal(t, int64(10), q0.BrokerOffset)
+	require.Equal(t, int64(2), q0.ConsumerOffset)
+	require.Equal(t, int64(6), q0.PullOffset, "the store's next begin offset of the last pull")
+	q1 := cs.OffsetTable[protocol.MessageQueue{Topic: "T", BrokerName: "broker-a", QueueID: 1}]
+	require.Equal(t, int64(0), q1.PullOffset, "never pulled")
+	require.Positive(t, cs.ConsumeTPS)
+	require.LessOrEqual(t, cs.ConsumeTPS, 6.0, "6 messages, over at least a second")
+
+	// A commit beyond what this broker saw pulled (another broker's pulls
+	// before a failover, a reset): the pull offset is at least the
+	// committed one.
+	tb.offsets.Commit("c", "cg", "T", 0, 9)
+	q0 = stats().OffsetTable[protocol.MessageQueue{Topic: "T", BrokerName: "broker-a", QueueID: 0}]
+	require.Equal(t, int64(9), q0.PullOffset)
+
+	// Deleting the group with its offsets forgets its pulls too.
+	tb.admin(t, protocol.DeleteSubscriptionGroup, &protocol.DeleteSubscriptionGroupRequestHeader{GroupName: "cg", CleanOffset: true}, nil).ok(t)
+	cs = stats()
+	require.Zero(t, cs.ConsumeTPS)
+	require.Zero(t, cs.OffsetTable[protocol.MessageQueue{Topic: "T", BrokerName: "broker-a", QueueID: 0}].PullOffset)
+}
+
 func (cc *consumerClient) okHeartbeat(t *testing.T, addr string, hb protocol.HeartbeatData) {
 	t.Helper()
 	resp := cc.heartbeat(t, addr, hb)

@@ -42,7 +42,10 @@ type adminTopicProcessor struct {
 	topics     adminTopics
 	store      topicStore
 	offsets    topicOffsetDropper
-	bad        *rateLog
+	// pulls, when set, forgets the groups' pull progress on a deleted
+	// topic.
+	pulls interface{ deleteTopic(topic string) }
+	bad   *rateLog
 	// registrar, when set, is synced after a topic is created or updated,
 	// for at most registerWait.
 	registrar    registrationSyncer
@@ -190,6 +193,9 @@ func (p *adminTopicProcessor) deleteTopic(_ context.Context, c *remoting.Conn, r
 		return nil, p.bad.refuse(c, req, protocol.SystemError, "%v", err)
 	}
 	p.offsets.DeleteTopic(h.Topic)
+	if p.pulls != nil {
+		p.pulls.deleteTopic(h.Topic)
+	}
 	p.store.DeleteTopics([]string{h.Topic})
 	return remoting.NewResponse(req, protocol.Success, ""), nil
 }

@@ -90,6 +90,7 @@ type Broker struct {
 	uniq      *message.UniqIDGenerator // UNIQ_KEYs of sends and replies without one
 	rewriters []Rewriter
 	features  []feature
+	pulls     pullStats
 	requests  requestCounter
 
 	mu      sync.Mutex
@@ -216,8 +217,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		b.log.Warn("not registered with every name server yet; retrying in the background", "err", err)
 	}
 	cancel()
-	b.loops.Add(1)
+	b.loops.Add(2)
 	go b.scanClients()
+	go b.samplePullStats()
 	b.log.Info("broker started", "addr", b.Addr(), "cluster", b.opts.BrokerClusterName,
 		"brokerId", b.opts.BrokerID, "role", b.opts.BrokerRole, "namesrv", b.opts.NamesrvAddr)
 	return nil
@@ -383,6 +385,7 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 		conns:     &b.conns,
 		storeHost: &b.storeHost,
 		bad:       b.bad,
+		stats:     &b.pulls,
 	}
 	s.Register(protocol.PullMessage, remoting.Inline, pp)
 
@@ -395,12 +398,12 @@ func (b *Broker) registerProcessors(s *remoting.Server) {
 		topics: b.topics, groups: b.groups, offsets: b.offsets, store: b.store, slave: b.opts.isSlave(), bad: b.bad,
 	}).register(s)
 	(&adminTopicProcessor{
-		brokerName: b.opts.BrokerName, topics: b.topics, store: b.store, offsets: b.offsets, bad: b.bad,
+		brokerName: b.opts.BrokerName, topics: b.topics, store: b.store, offsets: b.offsets, pulls: &b.pulls, bad: b.bad,
 		registrar: b.registrar, registerWait: b.registerWait(),
 	}).register(s)
 	(&adminGroupProcessor{
 		brokerName: b.opts.BrokerName, groups: b.groups, topics: b.topics, offsets: b.offsets,
-		consumers: b.consumers, producers: b.producers, store: b.store, bad: b.bad,
+		consumers: b.consumers, producers: b.producers, store: b.store, pulls: &b.pulls, now: time.Now, bad: b.bad,
 	}).register(s)
 	(&adminBrokerProcessor{
 		opts: &b.opts, storeOpts: &b.storeOpts, boot: b.boot, stats: b.store.Stats,
@@ -434,6 +437,21 @@ func (b *Broker) scanClients() {
 				b.log.Info("closing the connection of a silent client", "conn", c.RemoteAddr(), "timeout", timeout)
 				_ = c.Close()
 			}
+		}
+	}
+}
+
+// samplePullStats samples the messages each group got, for consumeTps.
+func (b *Broker) samplePullStats() {
+	defer b.loops.Done()
+	t := time.NewTicker(pullSampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			b.pulls.sample(now)
 		}
 	}
 }

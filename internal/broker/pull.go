@@ -76,6 +76,9 @@ type pullProcessor struct {
 	conns     *connTable
 	storeHost *atomic.Pointer[netip.AddrPort]
 	bad       *rateLog
+	// stats, when set, records how far each group pulled and how many
+	// messages it got (GET_CONSUME_STATS).
+	stats *pullStats
 }
 
 // pullTask carries one pull request, held or not. Pooled.
@@ -163,6 +166,13 @@ func (p *pullProcessor) process(ctx context.Context, t *pullTask, allowSuspend b
 		return nil, p.bad.refuse(c, req, protocol.SystemError, "store: %v", err)
 	}
 	code := pullCode(res.Status, h.QueueOffset, p.cfg.slave, p.cfg.offsetCheckInSlave)
+	if p.stats != nil {
+		got := 0
+		if code == protocol.Success {
+			got = len(res.Messages)
+		}
+		p.stats.record(h.Topic, h.ConsumerGroup, h.QueueID, res.NextBeginOffset, got)
+	}
 	rh := protocol.PullMessageResponseHeader{
 		NextBeginOffset: res.NextBeginOffset,
 		MinOffset:       res.MinOffset,
