@@ -3,10 +3,16 @@
 # run, in Markdown: per scenario the median over the repetitions with the
 # min–max spread, for gorocket and NATS JetStream, the ratio of the medians
 # (gorocket / NATS) and the issue-5 target.
+#
+# A measurement during which other processes used more than DISTURBED
+# (0.25) cores is left out of its cell when the cell has an undisturbed
+# one; "[n=K]" then says how many were used. A cell of disturbed
+# measurements only is marked "†".
 set -euo pipefail
+DISTURBED=${DISTURBED:-0.25}
 [[ $# -eq 1 ]] || { echo "usage: $0 RESULTS.jsonl" >&2; exit 2; }
 
-jq -rs '
+jq -rs --argjson disturbed "$DISTURBED" '
 def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
   else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 def r(d): (. * pow(10; d) | round) / pow(10; d);
@@ -21,6 +27,7 @@ def cell(u): if .n == 0 then "–"
     | (if $s.unit == "k" then "k" else "" end) as $k
     | "\(.med / $s.div | num(2))\($k)"
       + (if .n > 1 then " (\(.min / $s.div | num(2))\($k)–\(.max / $s.div | num(2))\($k))" else "" end) + $sfx
+      + (if .all_disturbed then " †" elif .n < .reps then " [n=\(.n)]" else "" end)
   end;
 
 (map(select(.meta)) | first | .meta) as $m
@@ -28,8 +35,12 @@ def cell(u): if .n == 0 then "–"
 # that other load disturbed)
 | (map(select(.group)) | group_by(.group) | map({key: .[0].group, value: (map(.attempt) | max)}) | from_entries) as $last
 | map(select(.scenario and (.failed | not) and ((.group == null) or (.attempt == $last[.group])))) as $rs
-| def stat(s; y; f): [$rs[] | select(.scenario == s and .system == y) | .[f] | select(. != null)]
-    | {med: median, min: min, max: max, n: length};
+| def stat(s; y; f): [$rs[] | select(.scenario == s and .system == y) | select(.[f] != null)] as $all
+    | ($all | map(select((.other_cpu_cores // 0) <= $disturbed))) as $quiet
+    | (if ($quiet | length) > 0 then $quiet else $all end) as $use
+    | ($use | map(.[f])) as $v
+    | {med: ($v | median), min: ($v | min), max: ($v | max), n: ($v | length), reps: ($all | length),
+       all_disturbed: (($all | length) > 0 and ($quiet | length) == 0)};
 # rows: [scenario, what, JSON key, unit, target]
 [
   ["S1", "async publish, 4 producers × 256 in flight: msgs/s", "msgs_per_sec", "msgs/s", "≥ 1.5× NATS"],
@@ -69,9 +80,10 @@ def cell(u): if .n == 0 then "–"
     | "| S3 | gorocket SYNC_FLUSH / its own ASYNC_FLUSH, 64 sync senders | \(if $sync and $async then "\($sync / $async | r(2))×" else "–" end) | | | ≥ 0.8× |"),
   "",
   "Other load on the machine during the measured phases (cores used by neither the tool nor the server): up to \([$rs[] | select(.system == "gorocket") | .other_cpu_cores // empty] | max // "–") in gorocket runs and \([$rs[] | select(.system == "nats") | .other_cpu_cores // empty] | max // "–") in NATS runs; \([.[] | .background_cores // empty] | max // "–") at most before a server start.",
-  ([$rs[] | select((.other_cpu_cores // 0) > 0.25)] as $d | if ($d | length) > 0
-    then "Measurements disturbed by other load (more than 0.25 cores): \($d | map("\(.scenario)/\(.system)/rep \(.rep) (\(.other_cpu_cores))") | join(", "))."
-    else "No measurement saw more than 0.25 cores of other load." end),
+  ([$rs[] | select((.other_cpu_cores // 0) > $disturbed)] as $d | if ($d | length) > 0
+    then "Measurements disturbed by other load (more than \($disturbed) cores): \($d | map("\(.scenario)/\(.system)/rep \(.rep) (\(.other_cpu_cores))") | join(", "))."
+    else "No measurement saw more than \($disturbed) cores of other load." end),
+  "Cells use only the measurements with at most \($disturbed) cores of other load when they have one ([n=K]: K were used; †: all were disturbed).",
   "Each fresh server idled before its scenarios (longest wait): \([.[] | select(.settle)] | group_by(.settle) | map("\(.[0].settle) \(map(.settle_ms) | max) ms") | join(", ")).",
   ([.[] | select(.group and .attempt > 1)] | map(.group) | unique) as $again
     | (if ($again | length) > 0 then "Groups run again because other load disturbed them: \($again | join(", ")) (the table uses the last attempt; all attempts are in the raw file)." else empty end),
