@@ -65,6 +65,11 @@ const registerSyncWait = time.Second
 // unregisterTimeout bounds UNREGISTER_BROKER at Close.
 const unregisterTimeout = 3 * time.Second
 
+// featurePollFallback is how often the delay-level and timer loops look
+// at their idle queues without being told of an arrival (onArrival tells
+// them of every one).
+const featurePollFallback = time.Second
+
 // Broker is one RocketMQ broker.
 type Broker struct {
 	opts      Options
@@ -91,7 +96,12 @@ type Broker struct {
 	rewriters []Rewriter
 	features  []feature
 	pulls     pullStats
-	requests  requestCounter
+	// arrivals are the features' arrival listeners (onArrival); the
+	// store's dispatch reads them, Start and Close replace them.
+	arrivals atomic.Pointer[[]arrivalListener]
+	// featurePoll is featurePollFallback; tests lengthen it.
+	featurePoll time.Duration
+	requests    requestCounter
 
 	mu      sync.Mutex
 	started bool
@@ -115,12 +125,13 @@ func New(opts Options, storeOpts store.Options, log *slog.Logger) (*Broker, erro
 	}
 	log = log.With("broker", opts.BrokerName)
 	return &Broker{
-		opts:      opts,
-		storeOpts: storeOpts,
-		log:       log,
-		bad:       newRateLog(log),
-		filters:   filter.NewCache(filterCacheSize),
-		stop:      make(chan struct{}),
+		opts:        opts,
+		storeOpts:   storeOpts,
+		log:         log,
+		bad:         newRateLog(log),
+		filters:     filter.NewCache(filterCacheSize),
+		stop:        make(chan struct{}),
+		featurePoll: featurePollFallback,
 	}, nil
 }
 
@@ -185,6 +196,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	st, err := store.Open(b.storeOpts, b.log, store.Hooks{
 		OnMessageArrival: func(topic string, queueID int32, offset, tagsCode, _ int64, props []byte) {
 			holds.OnArrival(topic, queueID, offset, tagsCode, props)
+			b.notifyArrival(topic, queueID)
 		},
 	})
 	if err != nil {
@@ -226,6 +238,40 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 }
 
 func (b *Broker) setStoreHost(ap netip.AddrPort) { b.storeHost.Store(&ap) }
+
+// arrivalListener is told of every message dispatched to a queue of its
+// topic.
+type arrivalListener struct {
+	topic string
+	fn    func(queueID int32)
+}
+
+// onArrival has fn called, on the store's dispatch goroutine, for every
+// message that becomes readable in a queue of topic: fn must be cheap and
+// must not block (a non-blocking channel send). Features call it from
+// start; dispatch may already be running.
+func (b *Broker) onArrival(topic string, fn func(queueID int32)) {
+	var ls []arrivalListener
+	if old := b.arrivals.Load(); old != nil {
+		ls = append(ls, *old...)
+	}
+	ls = append(ls, arrivalListener{topic: topic, fn: fn})
+	b.arrivals.Store(&ls)
+}
+
+// notifyArrival tells the listeners of topic; with none it costs one
+// atomic load.
+func (b *Broker) notifyArrival(topic string, queueID int32) {
+	ls := b.arrivals.Load()
+	if ls == nil {
+		return
+	}
+	for _, l := range *ls {
+		if l.topic == topic {
+			l.fn(queueID)
+		}
+	}
+}
 
 // registerWait is how long a request that created a topic waits for the
 // NameServers.

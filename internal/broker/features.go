@@ -78,6 +78,7 @@ func (b *Broker) featuresRuntimeInfo(t map[string]string) {
 }
 
 func (b *Broker) closeFeatures() error {
+	b.arrivals.Store(nil) // the store dispatches until it closes, after this
 	var errs []error
 	for i := len(b.features) - 1; i >= 0; i-- {
 		if err := b.features[i].close(); err != nil {

@@ -70,6 +70,13 @@ func startBroker(t testing.TB, mod func(*Options, *store.Options)) *testBroker {
 // startBrokerLog is startBroker logging to log.
 func startBrokerLog(t testing.TB, log *slog.Logger, mod func(*Options, *store.Options)) *testBroker {
 	t.Helper()
+	return startBrokerPrepared(t, log, mod, nil)
+}
+
+// startBrokerPrepared is startBrokerLog with prepare, when not nil, called
+// on the broker before it starts.
+func startBrokerPrepared(t testing.TB, log *slog.Logger, mod func(*Options, *store.Options), prepare func(*Broker)) *testBroker {
+	t.Helper()
 	dir := t.TempDir()
 	opts := DefaultOptions()
 	opts.BindAddress = "127.0.0.1"
@@ -81,6 +88,9 @@ func startBrokerLog(t testing.TB, log *slog.Logger, mod func(*Options, *store.Op
 	}
 	b, err := New(opts, so, log)
 	require.NoError(t, err)
+	if prepare != nil {
+		prepare(b)
+	}
 	require.NoError(t, b.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, b.Close()) })
 	return &testBroker{Broker: b, rc: newClient(t), addr: b.Addr(), dir: dir}

@@ -82,6 +82,42 @@ func TestDelayLevelSendIsDelayed(t *testing.T) {
 	require.Equal(t, int64(1), tb.ScheduleStats().Delay.Delivered)
 }
 
+// TestArrivalsWakeDelayAndTimer: the delay-level and timer loops look at
+// their queues when a message arrives there, not when their poll comes
+// round: with the poll an hour away and one-minute timer slots, a level-1
+// message is delivered after its second, and a timer due in 300 ms well
+// before its slot ends.
+func TestArrivalsWakeDelayAndTimer(t *testing.T) {
+	t.Parallel()
+	tb := startBrokerPrepared(t, testLog(), func(o *Options, so *store.Options) {
+		so.MessageDelayLevel = shortLevels
+		o.TimerPrecisionMs, o.TimerFlushIntervalMs = 60_000, 3_600_000
+	}, func(b *Broker) { b.featurePoll = time.Hour })
+	tb.createTopic(t, "Woken", 1)
+
+	rh := tb.mustSend(t, "Woken", 0, "delayed", "DELAY", "1")
+	require.Equal(t, int64(0), rh.QueueOffset)
+	got := waitQueue(t, tb.store, "Woken", 0, 1)
+	require.Equal(t, "delayed", string(got[0].Body))
+
+	// The timer loop also wakes when a one-minute slot ends: send the
+	// timer early enough in a minute that its slot cannot end first.
+	minute := int64(60_000)
+	if now := time.Now().UnixMilli(); minute-now%minute < 8_000 {
+		next := now - now%minute + minute
+		waitFor(t, "the next minute", func() bool { return time.Now().UnixMilli() > next })
+	}
+	slotEnd := time.UnixMilli(time.Now().UnixMilli()/minute*minute + minute)
+	tb.mustSend(t, "Woken", 0, "timed", "TIMER_DELAY_MS", "300")
+	for time.Now().Before(slotEnd) && tb.store.MaxOffsetInQueue("Woken", 0) < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Equal(t, int64(2), tb.store.MaxOffsetInQueue("Woken", 0), "the timer waited for its slot's end")
+	timed := readQueue(t, tb.store, "Woken", 0)[1]
+	require.Equal(t, "timed", string(timed.Body))
+	require.GreaterOrEqual(t, timed.StoreTimestamp, timed.BornTimestamp+300, "delivered early")
+}
+
 // TestDelayLevelsClampAndBadInput: a level above the highest is clamped to
 // it; 0 and negative levels deliver at once; a DELAY that is not a number
 // is refused with MESSAGE_ILLEGAL and a remark.

@@ -58,10 +58,14 @@ func (f *scheduleFeature) start(_ context.Context, b *Broker) (err error) {
 	so.Dir = configfile.Dir(b.storeOpts.StorePathRootDir)
 	so.FS = b.storeOpts.FS
 	so.FlushInterval = time.Duration(b.opts.FlushDelayOffsetInterval) * time.Millisecond
+	so.PollInterval = b.featurePoll // woken by arrivals: polling is a fallback
 	if f.delay, err = schedule.New(so, st, b.log.With("component", "schedule")); err != nil {
 		return err
 	}
 	if !b.opts.isSlave() {
+		// Listen before the loops start, so that no arrival falls between
+		// a loop's first look and its first wait.
+		b.onArrival(schedule.Topic, f.delay.Notify)
 		if err := f.delay.Start(); err != nil {
 			return err
 		}
@@ -69,6 +73,8 @@ func (f *scheduleFeature) start(_ context.Context, b *Broker) (err error) {
 			if f.timer, err = timer.Open(f.timerOptions(), st, b.log.With("component", "timer")); err != nil {
 				return err
 			}
+			tm := f.timer
+			b.onArrival(timer.Topic, func(int32) { tm.Notify() })
 			if err := f.timer.Start(); err != nil {
 				return err
 			}
@@ -86,6 +92,7 @@ func (f *scheduleFeature) timerOptions() timer.Options {
 	o.WindowSlots = f.b.opts.TimerRollWindowSlot
 	o.LogFileSize = f.b.opts.MappedFileSizeTimerLog
 	o.FlushInterval = time.Duration(f.b.opts.TimerFlushIntervalMs) * time.Millisecond
+	o.PollInterval = f.b.featurePoll
 	return o
 }
 

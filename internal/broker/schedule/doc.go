@@ -29,11 +29,14 @@
 // exactly what the store computed). Due messages are rebuilt by Restore
 // and re-put as new records to their real topic and queue, a batch at a
 // time with the appends in flight together; the first message not yet
-// due sets a timer for its exact delivery time. An empty queue is polled
-// every 100 ms (PollInterval), which bounds how late a message can be
-// noticed to 100 ms after its store — far less than the shortest level.
-// A message is never re-put before its delivery time: the loop compares
-// the unit's delivery time with the clock after every wake-up.
+// due sets a timer for its exact delivery time. A level whose queue is
+// empty waits for Notify, which the broker calls from the store's dispatch
+// when a message lands in the queue, and polls every PollInterval as a
+// fallback (100 ms by default; the broker, which notifies, polls every
+// second). Only an idle level waits for arrivals: a later message cannot
+// be due before the head a level is waiting for. A message is never
+// re-put before its delivery time: the loop compares the unit's delivery
+// time with the clock after every wake-up.
 //
 // A clock that went back is Java's correctDeliverTimestamp case: a unit
 // due later than now plus its level's delay is delivered now.

@@ -48,7 +48,9 @@ type Options struct {
 	// FlushInterval is how often progress is saved
 	// (flushDelayOffsetInterval).
 	FlushInterval time.Duration
-	// PollInterval is how often an empty level queue is looked at.
+	// PollInterval is how often an empty level queue is looked at when no
+	// Notify says a message arrived (the broker notifies, and polls every
+	// second only as a fallback).
 	PollInterval time.Duration
 	// RetryInterval is the pause after a failed read or append.
 	RetryInterval time.Duration
@@ -122,6 +124,10 @@ type Service struct {
 
 	delivered, skipped, failures atomic.Int64
 
+	// wake holds, per level (index level-1), a token when a message
+	// arrived in the level's queue since its loop last looked (Notify).
+	wake []chan struct{}
+
 	life    sync.Mutex
 	started bool
 	closed  bool
@@ -147,6 +153,10 @@ func New(opts Options, st Store, log *slog.Logger) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{opts: opts, store: st, log: log, file: f, offsets: map[int32]int64{}, stop: make(chan struct{})}
+	s.wake = make([]chan struct{}, opts.Levels.Max())
+	for i := range s.wake {
+		s.wake[i] = make(chan struct{}, 1)
+	}
 	if _, err := f.Load(func(data []byte) error {
 		t, err := decodeOffsets(data)
 		if err == nil {
@@ -229,14 +239,33 @@ func (s *Service) advance(level int32, next, putEnd int64) {
 	s.putEnd = max(s.putEnd, putEnd)
 }
 
-// sleep waits d, or until Close; it reports whether to go on.
-func (s *Service) sleep(t *time.Timer, d time.Duration) bool {
+// Notify tells the service that a message arrived in queue queueID of the
+// schedule topic: the level's loop, if it is waiting for its empty queue
+// to fill, looks at once. It never blocks and may be called at any time,
+// before Start and after Close included (the broker calls it from the
+// store's dispatch).
+func (s *Service) Notify(queueID int32) {
+	if queueID < 0 || int(queueID) >= len(s.wake) {
+		return
+	}
+	select {
+	case s.wake[queueID] <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// sleep waits d, or until Close, or, when wake is not nil, until a
+// message arrives; it reports whether to go on.
+func (s *Service) sleep(t *time.Timer, d time.Duration, wake <-chan struct{}) bool {
 	t.Reset(d)
 	select {
 	case <-s.stop:
 		t.Stop()
 		return false
 	case <-t.C:
+		return true
+	case <-wake:
+		t.Stop()
 		return true
 	}
 }
@@ -246,6 +275,7 @@ func (s *Service) runLevel(level int32) {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	off := s.offset(level)
+	wake := s.wake[QueueID(level)]
 	var f dueFilter
 	for {
 		select {
@@ -257,18 +287,30 @@ func (s *Service) runLevel(level int32) {
 		if next != off {
 			off = next
 		}
-		if wait > 0 && !s.sleep(t, wait) {
+		// Only an idle level waits for arrivals: a level waiting for its
+		// head to come due would gain nothing from a later message, and
+		// one waiting after a failure must not retry sooner.
+		var w <-chan struct{}
+		if wait == idleWait {
+			wait, w = s.opts.PollInterval, wake
+		}
+		if wait > 0 && !s.sleep(t, wait, w) {
 			return
 		}
 	}
 }
 
+// idleWait is what deliverLevel returns for a level with nothing to read:
+// wait for an arrival, or PollInterval.
+const idleWait = -1
+
 // deliverLevel delivers what is due of one level from off. It returns the
-// next offset and how long to wait before looking again (0: at once).
+// next offset and how long to wait before looking again (0: at once;
+// idleWait: until a message arrives).
 func (s *Service) deliverLevel(level int32, off int64, f *dueFilter) (int64, time.Duration) {
 	qid := QueueID(level)
 	if max := s.store.MaxOffsetInQueue(Topic, qid); max == off {
-		return off, s.opts.PollInterval
+		return off, idleWait
 	}
 	f.tags = f.tags[:0]
 	res, err := s.store.GetMessage(context.Background(), Group, Topic, qid, off, s.opts.BatchSize, 0, f)
@@ -295,7 +337,7 @@ func (s *Service) deliverLevel(level int32, off int64, f *dueFilter) (int64, tim
 		s.advance(level, res.MaxOffset, 0)
 		return res.MaxOffset, 0
 	}
-	return off, s.opts.PollInterval
+	return off, idleWait
 }
 
 func (s *Service) deliverFound(level int32, off int64, res *store.GetResult, f *dueFilter) (int64, time.Duration) {

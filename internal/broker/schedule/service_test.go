@@ -62,6 +62,47 @@ func TestDeliversAtTheDueTimeNotBefore(t *testing.T) {
 	})
 }
 
+// TestNotifyWakesAnIdleLevel: with a poll far away, a message that lands
+// in an idle level's queue is looked at when Notify says so, and still
+// delivered exactly at its time; Notify never blocks, whatever the queue
+// id and the service's state.
+func TestNotifyWakesAnIdleLevel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newFakeStore()
+		o := testOptions(t.TempDir())
+		o.PollInterval = time.Hour
+		s, err := New(o, st, nil)
+		require.NoError(t, err)
+		s.Notify(0) // before Start: a look at once, which finds nothing
+		for range 3 {
+			s.Notify(-1)
+			s.Notify(int32(len(testLevels))) // no such level
+		}
+		require.NoError(t, s.Start())
+		t.Cleanup(func() { _ = s.Close() })
+		synctest.Wait() // every level idle
+
+		time.Sleep(time.Minute)
+		sent := time.Now()
+		st.add(t, testLevels, 1, "Real", 0, "woken")
+		s.Notify(QueueID(1))
+		s.Notify(QueueID(1)) // coalesced
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got := st.delivered()
+		require.Len(t, got, 1, "delivered without waiting for the poll")
+		require.Equal(t, sent.Add(time.Second), got[0].at)
+
+		// Without a notification the poll still finds it.
+		st.add(t, testLevels, 2, "Real", 0, "polled")
+		time.Sleep(time.Hour + 5*time.Second)
+		synctest.Wait()
+		require.Equal(t, []string{"woken", "polled"}, st.bodies())
+		require.NoError(t, s.Close())
+		s.Notify(QueueID(1)) // after Close
+	})
+}
+
 // TestLevelsDeliverInOrderAndIndependently: each level keeps its own
 // progress; messages of one level arrive in store order; a level whose
 // appends fail does not hold back the others.

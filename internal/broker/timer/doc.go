@@ -18,7 +18,10 @@
 // slot's time comes it walks the slot's entries and re-puts each due
 // message, rebuilt for its real topic and queue (schedule.Restore: delay
 // and timer properties removed, WAIT=false, UNIQ_KEY kept), as a new
-// record ("dequeue").
+// record ("dequeue"). It sleeps until the next held entry or slot comes
+// due, until Notify says a message arrived in the timer topic (the broker
+// calls it from the store's dispatch), and at most PollInterval (100 ms by
+// default; the broker, which notifies, polls every second as a fallback).
 //
 // # Wheel (in memory; the pure core, wheel.go)
 //

@@ -64,7 +64,9 @@ type Options struct {
 	// FlushInterval is how often the checkpoint is saved
 	// (timerFlushIntervalMs).
 	FlushInterval time.Duration
-	// PollInterval is how often the timer topic is looked at when idle.
+	// PollInterval is how often the timer topic is looked at when idle and
+	// no Notify says a message arrived (the broker notifies, and polls
+	// every second only as a fallback).
 	PollInterval time.Duration
 	// RetryInterval is the pause after a failed read, append or delivery.
 	RetryInterval time.Duration
@@ -160,6 +162,10 @@ type Service struct {
 
 	enqueued, delivered, rolled, skipped, failures, held atomic.Int64
 
+	// wake holds a token when a message arrived in the timer topic since
+	// the loop last looked (Notify).
+	wake chan struct{}
+
 	life    sync.Mutex
 	started bool
 	closed  bool
@@ -203,7 +209,8 @@ func Open(opts Options, st Store, log *slog.Logger) (*Service, error) {
 			"restore the settings, or remove %s to drop every pending timer",
 			ErrIncompatible, ck.Path(), c.PrecisionMs, c.WindowSlots, opts.PrecisionMs, opts.WindowSlots, opts.Dir)
 	}
-	s := &Service{opts: opts, store: st, log: log, ck: ck, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Service{opts: opts, store: st, log: log, ck: ck, wake: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	now := time.Now().UnixMilli()
 	w := newWheel(opts.PrecisionMs, opts.WindowSlots, 0)
 	if !found {
@@ -297,6 +304,18 @@ func (s *Service) Stats() Stats {
 
 func nowMs() int64 { return time.Now().UnixMilli() }
 
+// Notify tells the service that a message arrived in the timer topic: the
+// loop, if it is waiting, enqueues it at once (a timer due before the next
+// poll is then held for its millisecond). It never blocks and may be
+// called at any time, before Start and after Close included (the broker
+// calls it from the store's dispatch).
+func (s *Service) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
 func (s *Service) run() {
 	defer close(s.done)
 	t := time.NewTimer(time.Hour)
@@ -308,9 +327,15 @@ func (s *Service) run() {
 			return
 		default:
 		}
-		wait := s.step()
+		wait, wakeable := s.step()
 		if wait <= 0 {
 			continue
+		}
+		// After a failure the loop waits its retry interval, arrivals
+		// or not.
+		var wake <-chan struct{}
+		if wakeable {
+			wake = s.wake
 		}
 		t.Reset(wait)
 		select {
@@ -318,13 +343,16 @@ func (s *Service) run() {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-wake:
+			t.Stop()
 		}
 	}
 }
 
 // step does one round — enqueue what arrived, deliver what is due, save
-// the checkpoint when it is time — and returns how long to sleep.
-func (s *Service) step() time.Duration {
+// the checkpoint when it is time — and returns how long to sleep, and
+// whether an arrival should end the sleep.
+func (s *Service) step() (time.Duration, bool) {
 	more, enqErr := s.enqueue()
 	ok := s.placeRolls() && s.dequeue(nowMs())
 	s.held.Store(int64(len(s.hold)))
@@ -336,10 +364,10 @@ func (s *Service) step() time.Duration {
 		s.lastSave = time.Now()
 	}
 	if !ok || enqErr != nil {
-		return s.opts.RetryInterval
+		return s.opts.RetryInterval, false
 	}
 	if more {
-		return 0
+		return 0, false
 	}
 	// Wake for the next held entry (always before the next slot), else
 	// for the next slot; at least every poll and save interval.
@@ -349,7 +377,7 @@ func (s *Service) step() time.Duration {
 	}
 	wait := min(s.opts.PollInterval, time.Duration(next-nowMs())*time.Millisecond,
 		s.opts.FlushInterval-time.Since(s.lastSave))
-	return max(wait, 0)
+	return max(wait, 0), true
 }
 
 // enqueue links the timer messages stored since the last round into the

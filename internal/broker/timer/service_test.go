@@ -385,3 +385,35 @@ func TestTimerIdleWritesNothing(t *testing.T) {
 		require.Equal(t, string(before), string(after))
 	})
 }
+
+// TestTimerNotifyEnqueuesAtOnce: with one-minute slots and a poll far
+// away, a timer due in half a second is enqueued when Notify says it
+// arrived, and delivered at its millisecond rather than at the next slot;
+// Notify never blocks, whatever the service's state.
+func TestTimerNotifyEnqueuesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newFakeStore()
+		o := testOptions(t.TempDir())
+		o.PrecisionMs, o.PollInterval, o.FlushInterval = 60_000, time.Hour, time.Hour
+		s, err := Open(o, st, nil)
+		require.NoError(t, err)
+		s.Notify() // before Start: a look at once, which finds nothing
+		s.Notify()
+		require.NoError(t, s.Start())
+		t.Cleanup(func() { _ = s.Close() })
+		time.Sleep(10 * time.Second) // the next slot is 50 s away
+		synctest.Wait()
+
+		at := ms(time.Now()) + 500
+		st.add(t, at, "woken")
+		s.Notify()
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		got := st.delivered()
+		require.Len(t, got, 1, "delivered without waiting for the next slot")
+		require.Equal(t, at, ms(got[0].at))
+
+		require.NoError(t, s.Close())
+		s.Notify() // after Close
+	})
+}
