@@ -97,6 +97,16 @@ func TestConsumeProgressAndLiveReset(t *testing.T) {
 			}
 		}
 		require.Equal(t, int64(2*n), total)
+		require.Positive(t, stats.ConsumeTPS, "messages the group got per second over the last minute")
+
+		// 5.x mqadmin shows pullOffset - consumerOffset as in flight.
+		resp := c.invoke(t, admin, protocol.GetConsumeStats, &protocol.GetConsumeStatsRequestHeader{ConsumerGroup: group, Topic: topic}, nil)
+		require.Equal(t, client.CodeSuccess, resp.Code, resp.Remark)
+		var raw protocol.ConsumeStats
+		require.NoError(t, protocol.DecodeBody(resp.Body, &raw))
+		for q, w := range raw.OffsetTable {
+			require.Equal(t, w.BrokerOffset, w.PullOffset, "queue %v: the client pulled everything", q)
+		}
 	})
 
 	var clientID string
