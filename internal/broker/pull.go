@@ -166,13 +166,6 @@ func (p *pullProcessor) process(ctx context.Context, t *pullTask, allowSuspend b
 		return nil, p.bad.refuse(c, req, protocol.SystemError, "store: %v", err)
 	}
 	code := pullCode(res.Status, h.QueueOffset, p.cfg.slave, p.cfg.offsetCheckInSlave)
-	if p.stats != nil {
-		got := 0
-		if code == protocol.Success {
-			got = len(res.Messages)
-		}
-		p.stats.record(h.Topic, h.ConsumerGroup, h.QueueID, res.NextBeginOffset, got)
-	}
 	rh := protocol.PullMessageResponseHeader{
 		NextBeginOffset: res.NextBeginOffset,
 		MinOffset:       res.MinOffset,
@@ -181,6 +174,15 @@ func (p *pullProcessor) process(ctx context.Context, t *pullTask, allowSuspend b
 	rh.SuggestWhichBrokerID = p.suggestBroker(res.SuggestPullingFromSlave, &t.group)
 	if p.cfg.slave && !p.cfg.slaveReadEnable {
 		code = protocol.PullRetryImmediately
+	}
+	if p.stats != nil {
+		// As Java: the pull offset whatever the answer, the messages got
+		// only when they are sent.
+		got := 0
+		if code == protocol.Success {
+			got = len(res.Messages)
+		}
+		p.stats.record(h.Topic, h.ConsumerGroup, h.QueueID, res.NextBeginOffset, got)
 	}
 
 	if code != protocol.Success {
