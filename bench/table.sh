@@ -4,10 +4,12 @@
 # min–max spread, for gorocket and NATS JetStream, the ratio of the medians
 # (gorocket / NATS) and the issue-5 target.
 #
-# A measurement during which other processes used more than DISTURBED
-# (0.25) cores is left out of its cell when the cell has an undisturbed
-# one; "[n=K]" then says how many were used. A cell of disturbed
-# measurements only is marked "†".
+# compare.sh runs a group of scenarios again when other processes used
+# more than DISTURBED (0.25) cores during one of its measurements; each
+# repetition counts with its last undisturbed attempt. A disturbed
+# measurement is left out of its cell when the cell has an undisturbed one
+# ("[n=K]" then says how many were used); a cell of disturbed measurements
+# only is marked "†".
 set -euo pipefail
 DISTURBED=${DISTURBED:-0.25}
 [[ $# -eq 1 ]] || { echo "usage: $0 RESULTS.jsonl" >&2; exit 2; }
@@ -31,10 +33,11 @@ def cell(u): if .n == 0 then "–"
   end;
 
 (map(select(.meta)) | first | .meta) as $m
-# the last attempt of every group of scenarios (compare.sh reruns a group
-# that other load disturbed)
-| (map(select(.group)) | group_by(.group) | map({key: .[0].group, value: (map(.attempt) | max)}) | from_entries) as $last
-| map(select(.scenario and (.failed | not) and ((.group == null) or (.attempt == $last[.group])))) as $rs
+# one measurement per repetition, scenario and system: compare.sh runs a
+# group of scenarios again when other load disturbed it; take the last
+# undisturbed attempt, or the last one when all were disturbed
+| (map(select(.scenario and (.failed | not))) | group_by([.rep, .scenario, .system])
+    | map((map(select((.other_cpu_cores // 0) <= $disturbed)) | last) // last)) as $rs
 | def stat(s; y; f): [$rs[] | select(.scenario == s and .system == y) | select(.[f] != null)] as $all
     | ($all | map(select((.other_cpu_cores // 0) <= $disturbed))) as $quiet
     | (if ($quiet | length) > 0 then $quiet else $all end) as $use
@@ -86,7 +89,7 @@ def cell(u): if .n == 0 then "–"
   "Cells use only the measurements with at most \($disturbed) cores of other load when they have one ([n=K]: K were used; †: all were disturbed).",
   "Each fresh server idled before its scenarios (longest wait): \([.[] | select(.settle)] | group_by(.settle) | map("\(.[0].settle) \(map(.settle_ms) | max) ms") | join(", ")).",
   ([.[] | select(.group and .attempt > 1)] | map(.group) | unique) as $again
-    | (if ($again | length) > 0 then "Groups run again because other load disturbed them: \($again | join(", ")) (the table uses the last attempt; all attempts are in the raw file)." else empty end),
+    | (if ($again | length) > 0 then "Groups run again because other load disturbed them: \($again | join(", ")) (each repetition counts with its last undisturbed attempt; all attempts are in the raw file)." else empty end),
   (if ([.[] | select(.failed)] | length) > 0 then "Failed runs: \([.[] | select(.failed) | "\(.scenario)/\(.system)/rep \(.rep)"] | join(", "))." else empty end),
   (if ([$rs[] | select((.errors // 0) > 0)] | length) > 0 then "Runs with errors: \([$rs[] | select((.errors // 0) > 0) | "\(.scenario)/\(.system)/rep \(.rep): \(.errors) (\(.first_error // ""))"] | join("; "))." else empty end)
 ' "$1"
