@@ -19,7 +19,7 @@ def median: sort | if length == 0 then null elif length % 2 == 1 then .[length /
   else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 def r(d): (. * pow(10; d) | round) / pow(10; d);
 # a number in a unit whose scale was chosen for the median
-def num(d): if . >= 100 then r(0) elif . >= 10 then r(d - 1) else r(d) end;
+def num(d): if . >= 100 then r(0) elif . >= 10 then r(d - 1) elif . >= 0.1 or . == 0 then r(d) else r(3) end;
 def scale(u): if u == "µs" and . >= 1000 then {div: 1000, unit: "ms"}
   elif u == "msgs/s" and . >= 1000 then {div: 1000, unit: "k"}
   else {div: 1, unit: (if u == "msgs/s" then "" else u end)} end;
@@ -77,10 +77,10 @@ def cell(u): if .n == 0 then "–"
   "| --- | --- | --- | --- | --- | --- |",
   ($rows[] as [$s, $what, $f, $u, $target]
     | stat($s; "gorocket"; $f) as $g | stat($s; "nats"; $f) as $n
-    | (if $g.med != null and $n.med != null and $n.med != 0 then "\($g.med / $n.med | r(2))×" else "–" end) as $ratio
+    | (if $g.med != null and $n.med != null and $n.med != 0 then "\($g.med / $n.med | num(2))×" else "–" end) as $ratio
     | "| \($s) | \($what) | \($g | cell($u)) | \($n | cell($u)) | \($ratio) | \($target) |"),
   (stat("S3-sync"; "gorocket"; "msgs_per_sec").med as $sync | stat("S3-async"; "gorocket"; "msgs_per_sec").med as $async
-    | "| S3 | gorocket SYNC_FLUSH / its own ASYNC_FLUSH, 64 sync senders | \(if $sync and $async then "\($sync / $async | r(2))×" else "–" end) | | | ≥ 0.8× |"),
+    | "| S3 | gorocket SYNC_FLUSH / its own ASYNC_FLUSH, 64 sync senders | \(if $sync and $async then "\($sync / $async | num(2))×" else "–" end) | | | ≥ 0.8× |"),
   "",
   "Other load on the machine during the measured phases (cores used by neither the tool nor the server): up to \([$rs[] | select(.system == "gorocket") | .other_cpu_cores // empty] | max // "–") in gorocket runs and \([$rs[] | select(.system == "nats") | .other_cpu_cores // empty] | max // "–") in NATS runs; \([.[] | .background_cores // empty] | max // "–") at most before a server start.",
   ([$rs[] | select((.other_cpu_cores // 0) > $disturbed)] as $d | if ($d | length) > 0
