@@ -205,6 +205,27 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, c.opts.RequestTimeout)
 }
 
+// deadline returns when a request made now with ctx must be done: ctx's
+// deadline, or timeout from now. The hot paths (sends, pulls) carry it
+// instead of a context with a timeout, which costs a context, a timer and
+// their allocations per request; the rare waits that need a context
+// (route fetches) bound themselves by it.
+func deadline(ctx context.Context, timeout time.Duration) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(timeout)
+}
+
+// invokeUntil is invoke bounded by deadline as well as by ctx.
+func (c *Client) invokeUntil(ctx context.Context, addr string, req *remoting.Command, deadline time.Time) (*remoting.Command, error) {
+	resp, err := c.rc.InvokeSyncUntil(ctx, addr, req, deadline)
+	if err != nil {
+		return nil, c.transportError(err)
+	}
+	return resp, nil
+}
+
 // invoke sends req to addr and waits for the response. Transport errors
 // are returned as they are (wrapping ErrClosed once the client is closed);
 // the response code is the caller's to judge.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorocket/gorocket/internal/remoting"
 )
@@ -76,9 +77,10 @@ func (p *Producer) checkOpen() error {
 	return nil
 }
 
-// publishRoute returns the route sends of topic use.
-func (p *Producer) publishRoute(ctx context.Context, topic string) (*route, error) {
-	r, err := p.c.route(ctx, topic, p.opts.CreateTopicKey, p.opts.DefaultTopicQueueNums)
+// publishRoute returns the route sends of topic use, waiting for a fetch
+// until ctx is done or deadline passes (zero: only ctx).
+func (p *Producer) publishRoute(ctx context.Context, deadline time.Time, topic string) (*route, error) {
+	r, err := p.c.route(ctx, deadline, topic, p.opts.CreateTopicKey, p.opts.DefaultTopicQueueNums)
 	if err != nil {
 		return nil, err
 	}
@@ -145,19 +147,18 @@ func (p *Producer) SendBatch(ctx context.Context, msgs ...*Message) (SendResult,
 }
 
 func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, error) {
-	ctx, cancel := p.c.withTimeout(ctx)
-	defer cancel()
+	until := deadline(ctx, p.c.opts.RequestTimeout) // shared by the attempts
 	var avoid string
 	var lastErr error
 	for attempt := 1; attempt <= p.opts.MaxAttempts; attempt++ {
-		r, err := p.publishRoute(ctx, out.topic)
+		r, err := p.publishRoute(ctx, until, out.topic)
 		if err != nil {
 			return SendResult{}, err
 		}
 		q, addr, err := p.pick(r, out, avoid)
 		if err == nil {
 			var resp *remoting.Command
-			if resp, err = p.c.invoke(ctx, addr, p.request(out, q)); err == nil {
+			if resp, err = p.c.invokeUntil(ctx, addr, p.request(out, q), until); err == nil {
 				var res SendResult
 				if res, err = sendResult(out.msgID, q, addr, resp); err == nil {
 					return res, nil
@@ -167,7 +168,7 @@ func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, err
 			}
 		}
 		lastErr = err
-		if !p.retryable(ctx, err) {
+		if !p.retryable(ctx, until, err) {
 			break
 		}
 		if r.fromDefault {
@@ -181,10 +182,11 @@ func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, err
 	return SendResult{}, lastErr
 }
 
-// retryable reports whether a sync send that failed with err is tried
-// again; it also asks for fresh routes when err suggests they are stale.
-func (p *Producer) retryable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+// retryable reports whether a sync send that failed with err, and must be
+// done by deadline, is tried again; it also asks for fresh routes when err
+// suggests they are stale.
+func (p *Producer) retryable(ctx context.Context, deadline time.Time, err error) bool {
+	if ctx.Err() != nil || !time.Now().Before(deadline) || errors.Is(err, ErrClosed) {
 		return false
 	}
 	var be *BrokerError
@@ -241,7 +243,8 @@ func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(SendResu
 }
 
 func (p *Producer) sendAsync(ctx context.Context, out outgoing, cb func(SendResult, error)) error {
-	r, err := p.publishRoute(ctx, out.topic)
+	// A route fetch is bounded by ctx and by the fetch's own timeout.
+	r, err := p.publishRoute(ctx, time.Time{}, out.topic)
 	if err != nil {
 		return err
 	}
@@ -277,9 +280,7 @@ func (p *Producer) SendOneway(ctx context.Context, msg *Message) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := p.c.withTimeout(ctx)
-	defer cancel()
-	r, err := p.publishRoute(ctx, out.topic)
+	r, err := p.publishRoute(ctx, deadline(ctx, p.c.opts.RequestTimeout), out.topic)
 	if err != nil {
 		return err
 	}

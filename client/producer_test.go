@@ -305,6 +305,33 @@ func TestSendAsyncReportsTimeouts(t *testing.T) {
 	require.ErrorIs(t, <-errc, context.DeadlineExceeded)
 }
 
+// Without a deadline of its own a send gets RequestTimeout, sync and async
+// alike, and a sync send's retries share it: a timed-out attempt is not
+// retried.
+func TestSendWithoutDeadlineGetsRequestTimeout(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	fc.createTopic("T", 1)
+	const timeout = 100 * time.Millisecond
+	p := newTestProducer(t, newTestClient(t, fc, func(o *Options) { o.RequestTimeout = timeout }), ProducerOptions{MaxAttempts: 3})
+	_, err := p.Send(testCtx(t), &Message{Topic: "T", Body: []byte("warm")}) // the route, outside the timeout
+	require.NoError(t, err)
+	hold := make(chan struct{})
+	defer close(hold)
+	fc.brokers[0].hold(hold)
+
+	start := time.Now()
+	_, err = p.Send(context.Background(), &Message{Topic: "T", Body: []byte("x")})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, time.Since(start), timeout)
+	require.Equal(t, 2, fc.brokers[0].callCount(protocol.SendMessageV2), "the timed-out attempt was not retried")
+
+	errc := make(chan error, 1)
+	start = time.Now()
+	require.NoError(t, p.SendAsync(context.Background(), &Message{Topic: "T", Body: []byte("x")}, func(_ SendResult, err error) { errc <- err }))
+	require.ErrorIs(t, <-errc, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, time.Since(start), timeout)
+}
+
 func TestSendOneway(t *testing.T) {
 	fc := newFakeCluster(t, 1)
 	fc.createTopic("T", 2)

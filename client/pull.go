@@ -168,7 +168,7 @@ func (c *Client) queueOffsetAt(ctx context.Context, mq MessageQueue, t time.Time
 
 // subscribeQueues returns topic's readable queues.
 func (c *Client) subscribeQueues(ctx context.Context, topic string) ([]MessageQueue, error) {
-	r, err := c.route(ctx, topic, "", 0)
+	r, err := c.route(ctx, time.Time{}, topic, "", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +180,9 @@ func (c *Client) subscribeQueues(ctx context.Context, topic string) ([]MessageQu
 
 // queueAddr returns the address of mq's broker: its master, or with
 // anyMember any member when there is no master. An unknown broker makes it
-// fetch mq.Topic's route once.
-func (c *Client) queueAddr(ctx context.Context, mq MessageQueue, anyMember bool) (string, error) {
+// fetch mq.Topic's route once, waiting at most until deadline (zero: only
+// ctx bounds it).
+func (c *Client) queueAddr(ctx context.Context, deadline time.Time, mq MessageQueue, anyMember bool) (string, error) {
 	lookup := func() string {
 		if anyMember {
 			return c.routes.anyAddr(mq.BrokerName)
@@ -191,7 +192,7 @@ func (c *Client) queueAddr(ctx context.Context, mq MessageQueue, anyMember bool)
 	if a := lookup(); a != "" {
 		return a, nil
 	}
-	if _, err := c.route(ctx, mq.Topic, "", 0); err != nil {
+	if _, err := c.route(ctx, deadline, mq.Topic, "", 0); err != nil {
 		return "", err
 	}
 	if a := lookup(); a != "" {
@@ -213,12 +214,8 @@ func (c *Client) pull(ctx context.Context, group string, subVersion int64, req P
 	if req.Suspend < 0 {
 		return PullResult{}, fmt.Errorf("%w: negative suspend", ErrInvalidOptions)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.RequestTimeout+req.Suspend)
-		defer cancel()
-	}
-	addr, err := c.queueAddr(ctx, req.Queue, true)
+	until := deadline(ctx, c.opts.RequestTimeout+req.Suspend)
+	addr, err := c.queueAddr(ctx, until, req.Queue, true)
 	if err != nil {
 		return PullResult{}, err
 	}
@@ -245,7 +242,7 @@ func (c *Client) pull(ctx context.Context, group string, subVersion int64, req P
 		h.SysFlag |= protocol.PullFlagCommitOffset
 		h.CommitOffset = req.CommitOffset
 	}
-	resp, err := c.invoke(ctx, addr, remoting.NewRequest(protocol.PullMessage, h.AppendExt(make(protocol.ExtFields, 0, 11)), nil))
+	resp, err := c.invokeUntil(ctx, addr, remoting.NewRequest(protocol.PullMessage, h.AppendExt(make(protocol.ExtFields, 0, 11)), nil), until)
 	if err != nil {
 		return PullResult{}, fmt.Errorf("client: pull %s from %s: %w", req.Queue, addr, err)
 	}
@@ -288,7 +285,7 @@ func (c *Client) queryOffset(ctx context.Context, group string, mq MessageQueue)
 func (c *Client) updateOffset(ctx context.Context, group string, mq MessageQueue, offset int64) error {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	addr, err := c.queueAddr(ctx, mq, false)
+	addr, err := c.queueAddr(ctx, time.Time{}, mq, false)
 	if err != nil {
 		return err
 	}
@@ -306,7 +303,7 @@ func (c *Client) updateOffset(ctx context.Context, group string, mq MessageQueue
 func (c *Client) queueOffset(ctx context.Context, code protocol.RequestCode, mq MessageQueue, header any) (int64, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	addr, err := c.queueAddr(ctx, mq, false)
+	addr, err := c.queueAddr(ctx, time.Time{}, mq, false)
 	if err != nil {
 		return 0, err
 	}

@@ -138,7 +138,7 @@ func (pc *PushConsumer) Start(ctx context.Context) error {
 	}
 	var brokers []string
 	for _, topic := range slices.Sorted(maps.Keys(pc.subs)) {
-		r, err := pc.c.route(ctx, topic, "", 0)
+		r, err := pc.c.route(ctx, time.Time{}, topic, "", 0)
 		if err != nil {
 			pc.c.unregisterConsumer(pc)
 			pc.closeState()

@@ -314,8 +314,9 @@ func isTopicNotExist(err error) bool {
 // without, a borrowed route in the cache is not good enough and the topic
 // is fetched again (consumers). Concurrent callers share one fetch, which
 // runs on the client's context so that one caller giving up does not fail
-// the others.
-func (c *Client) route(ctx context.Context, topic, defaultTopic string, defaultNums int) (*route, error) {
+// the others. The wait for a fetch ends with ctx or at deadline (zero for
+// none).
+func (c *Client) route(ctx context.Context, deadline time.Time, topic, defaultTopic string, defaultNums int) (*route, error) {
 	if r := c.routes.lookup(topic); r != nil && (defaultTopic != "" || !r.fromDefault) {
 		return r, nil
 	}
@@ -341,10 +342,18 @@ func (c *Client) route(ctx context.Context, topic, defaultTopic string, defaultN
 		}
 	}
 	rc.mu.Unlock()
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("client: route of %q: %w", topic, ctx.Err())
+	case <-expired:
+		return nil, fmt.Errorf("client: route of %q: %w", topic, context.DeadlineExceeded)
 	}
 	if f.err != nil {
 		return nil, f.err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gorocket/gorocket/internal/protocol"
 )
@@ -150,6 +151,17 @@ func (cl *Client) InvokeSync(ctx context.Context, addr string, req *Command) (*C
 		return nil, err
 	}
 	return c.InvokeSync(ctx, req)
+}
+
+// InvokeSyncUntil sends req to addr and waits for the response; see
+// Conn.InvokeSyncUntil.
+func (cl *Client) InvokeSyncUntil(ctx context.Context, addr string, req *Command, deadline time.Time) (*Command, error) {
+	c, err := cl.Conn(ctx, addr)
+	if err != nil {
+		req.ReleaseBody()
+		return nil, err
+	}
+	return c.InvokeSyncUntil(ctx, req, deadline)
 }
 
 // InvokeAsync sends req to addr; cb gets the response or error exactly

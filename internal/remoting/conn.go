@@ -29,9 +29,12 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	pmu     sync.Mutex
-	pending map[int32]*call // outgoing requests awaiting a response
-	pclosed bool
+	pmu       sync.Mutex
+	pending   map[int32]*call // outgoing requests awaiting a response
+	deadlines callHeap        // the same, by deadline (deadline.go)
+	timer     *time.Timer     // fires at armed to expire calls
+	armed     int64           // when timer fires, on the endpoint clock; 0: not armed
+	pclosed   bool
 
 	inflight   atomic.Int64 // incoming requests not yet answered
 	lastActive atomic.Int64
@@ -300,7 +303,7 @@ func (c *Conn) Respond(req, resp *Command) error {
 			resp = errorResponse(req, err)
 		}
 	}
-	return c.send(nil, resp)
+	return c.send(nil, time.Time{}, resp)
 }
 
 func (c *Conn) requestDone() {
@@ -330,9 +333,10 @@ func (c *Conn) idleRequests() <-chan struct{} {
 	return c.drainCh
 }
 
-// send encodes cmd and queues it. ctx (may be nil) bounds the wait for
-// room in the queue. On failure cmd's body is released.
-func (c *Conn) send(ctx context.Context, cmd *Command) error {
+// send encodes cmd and queues it. ctx (may be nil) and deadline (zero for
+// none) bound the wait for room in the queue. On failure cmd's body is
+// released.
+func (c *Conn) send(ctx context.Context, deadline time.Time, cmd *Command) error {
 	f := getFrame()
 	bodyLen := cmd.BodyLen()
 	buf, err := appendFrameHead(f.buf[:0], cmd, bodyLen, c.env.opts.MaxFrameSize)
@@ -352,7 +356,7 @@ func (c *Conn) send(ctx context.Context, cmd *Command) error {
 		f.parts = append(f.parts, cmd.Body)
 	}
 	f.buf = buf
-	return c.q.push(ctx, f)
+	return c.q.push(ctx, deadline, f)
 }
 
 // writeLoop writes whatever is queued in one writev per round.

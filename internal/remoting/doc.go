@@ -112,7 +112,14 @@
 //     (which producers retry on another broker), waits up to CloseTimeout for
 //     requests in flight to be answered and written, then closes.
 //
-// Timeouts come from contexts; an invocation whose context has no deadline
-// gets ConnOptions.InvokeTimeout. Every timeout error wraps
-// context.DeadlineExceeded.
+// # Timeouts
+//
+// An invocation times out at its context's deadline or, without one, after
+// ConnOptions.InvokeTimeout (InvokeSyncUntil takes a deadline of the
+// caller's instead). Every timeout error wraps context.DeadlineExceeded.
+// Deadlines cost no timer per call: each connection keeps its pending calls
+// in a min-heap by deadline under one timer (deadline.go). A context that
+// can be cancelled is still watched: InvokeSync selects on its Done channel,
+// InvokeAsync registers a context.AfterFunc; context.Background costs
+// nothing.
 package remoting

@@ -196,7 +196,14 @@ func (e *endpoint) rpcHooks() []RPCHook {
 	return nil
 }
 
+// The endpoint clock: nanoseconds since the endpoint was made, monotonic.
 func (e *endpoint) now() int64 { return int64(time.Since(e.epoch)) }
+
+// clock returns t on the endpoint clock.
+func (e *endpoint) clock(t time.Time) int64 { return int64(t.Sub(e.epoch)) }
+
+// timeAt returns the time of d on the endpoint clock.
+func (e *endpoint) timeAt(d int64) time.Time { return e.epoch.Add(time.Duration(d)) }
 
 func (e *endpoint) track(c *Conn) bool {
 	e.mu.Lock()

@@ -4,18 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // call is an outgoing request waiting for its response. Whoever removes it
-// from the pending table (the reader with the response, the timeout, the
-// connection closing) completes it; removal happens once, so completion
-// does too.
+// from the pending table (the reader with the response, the deadline timer,
+// a cancelled context, the connection closing) completes it; removal
+// happens once, so completion does too.
 type call struct {
-	req    *Command
-	ch     chan result           // InvokeSync
-	cb     func(*Command, error) // InvokeAsync
-	cancel context.CancelFunc    // InvokeAsync: releases the timeout
-	stop   func() bool           // InvokeAsync: unregisters the timeout; guarded by Conn.pmu
+	req      *Command
+	opaque   int32
+	deadline int64 // when it times out, on the endpoint clock
+	index    int   // position in Conn.deadlines; guarded by Conn.pmu
+
+	ch chan result // InvokeSync
+
+	cb    func(*Command, error) // InvokeAsync
+	watch bool                  // InvokeAsync with a context that can be cancelled
+	stop  func() bool           // unregisters that context's AfterFunc; guarded by Conn.pmu
 }
 
 type result struct {
@@ -23,7 +30,39 @@ type result struct {
 	err  error
 }
 
-func (c *Conn) addPending(opaque int32, cl *call) error {
+// errDeadline is what a call that timed out fails with, wrapped. It is
+// context.DeadlineExceeded, whether the call's deadline came from its
+// context or from InvokeTimeout.
+var errDeadline = context.DeadlineExceeded
+
+// syncCalls recycles the calls of InvokeSync, which alone know when nobody
+// refers to their call any more: once they have taken its result, or taken
+// it back from the pending table themselves.
+var syncCalls = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)} }}
+
+func getSyncCall() *call { return syncCalls.Get().(*call) }
+
+func putSyncCall(cl *call) {
+	ch := cl.ch
+	*cl = call{ch: ch}
+	syncCalls.Put(cl)
+}
+
+// deadlineOf returns when a call made now with ctx times out, on the
+// endpoint clock: at ctx's deadline or until, whichever comes first, or,
+// when both are unset, InvokeTimeout from now.
+func (c *Conn) deadlineOf(ctx context.Context, until time.Time) int64 {
+	t, ok := ctx.Deadline()
+	switch {
+	case ok && (until.IsZero() || t.Before(until)):
+		return c.env.clock(t)
+	case !until.IsZero():
+		return c.env.clock(until)
+	}
+	return c.env.now() + int64(c.env.opts.InvokeTimeout)
+}
+
+func (c *Conn) addPending(cl *call) error {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	if c.pclosed {
@@ -32,7 +71,9 @@ func (c *Conn) addPending(opaque int32, cl *call) error {
 		}
 		return fmt.Errorf("%w: %w", ErrConnClosed, c.closeErr)
 	}
-	c.pending[opaque] = cl
+	c.pending[cl.opaque] = cl
+	c.deadlines.push(cl)
+	c.armLocked(cl.deadline)
 	return nil
 }
 
@@ -42,6 +83,7 @@ func (c *Conn) takePending(opaque int32) *call {
 	cl := c.pending[opaque]
 	if cl != nil {
 		delete(c.pending, opaque)
+		c.deadlines.remove(cl)
 	}
 	return cl
 }
@@ -50,7 +92,11 @@ func (c *Conn) failPending(err error) {
 	c.pmu.Lock()
 	calls := c.pending
 	c.pending = nil
+	c.deadlines = nil
 	c.pclosed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	c.pmu.Unlock()
 	for _, cl := range calls {
 		c.completeCall(cl, nil, err)
@@ -81,13 +127,14 @@ func (c *Conn) completeCall(cl *call, resp *Command, err error) {
 		cl.ch <- result{resp, err}
 		return
 	}
-	c.pmu.Lock()
-	stop := cl.stop
-	c.pmu.Unlock()
-	if stop != nil {
-		stop() // cancel must not wake the timeout callback for nothing
+	if cl.watch {
+		c.pmu.Lock()
+		stop := cl.stop
+		c.pmu.Unlock()
+		if stop != nil {
+			stop() // the context's end must not wake the callback for nothing
+		}
 	}
-	cl.cancel()
 	cl.cb(resp, err)
 }
 
@@ -108,40 +155,50 @@ func (c *Conn) prepare(req *Command, oneway bool) error {
 	return nil
 }
 
-// InvokeSync sends req and waits for its response. A ctx without deadline
-// gets InvokeTimeout. When ctx ends first the error wraps ctx.Err()
-// (context.DeadlineExceeded for a timeout), and a late response is dropped.
+// InvokeSync sends req and waits for its response, until ctx's deadline or,
+// when ctx has none, for InvokeTimeout. When ctx ends first the error wraps
+// ctx.Err(); a timeout wraps context.DeadlineExceeded; a late response is
+// dropped.
 func (c *Conn) InvokeSync(ctx context.Context, req *Command) (*Command, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.env.opts.InvokeTimeout)
-		defer cancel()
-	}
+	return c.InvokeSyncUntil(ctx, req, time.Time{})
+}
+
+// InvokeSyncUntil is InvokeSync with a deadline of the caller's: the call
+// times out at deadline or at ctx's, whichever comes first (InvokeTimeout
+// is not used unless deadline is zero and ctx has none). It spares a
+// caller with a budget of its own, shared by several calls, a context and a
+// timer per call.
+func (c *Conn) InvokeSyncUntil(ctx context.Context, req *Command, deadline time.Time) (*Command, error) {
+	d := c.deadlineOf(ctx, deadline)
 	if err := c.prepare(req, false); err != nil {
 		return nil, err
 	}
-	opaque := req.Opaque
-	cl := &call{req: req, ch: make(chan result, 1)}
-	if err := c.addPending(opaque, cl); err != nil {
+	cl := getSyncCall()
+	cl.req, cl.opaque, cl.deadline = req, req.Opaque, d
+	if err := c.addPending(cl); err != nil {
+		putSyncCall(cl)
 		req.ReleaseBody()
 		return nil, err
 	}
-	if err := c.send(ctx, req); err != nil {
-		if c.takePending(opaque) != nil {
+	if err := c.send(ctx, c.env.timeAt(d), req); err != nil {
+		if c.takePending(cl.opaque) != nil {
+			putSyncCall(cl)
 			return nil, c.invokeErr(req, err)
 		}
 		// Completed meanwhile (the connection closed): report that.
 	}
+	var r result
 	select {
-	case r := <-cl.ch:
-		return r.resp, r.err
+	case r = <-cl.ch:
 	case <-ctx.Done():
-		if c.takePending(opaque) != nil {
+		if c.takePending(cl.opaque) != nil {
+			putSyncCall(cl)
 			return nil, c.invokeErr(req, ctx.Err())
 		}
-		r := <-cl.ch
-		return r.resp, r.err
+		r = <-cl.ch
 	}
+	putSyncCall(cl)
+	return r.resp, r.err
 }
 
 func (c *Conn) invokeErr(req *Command, err error) error {
@@ -149,41 +206,45 @@ func (c *Conn) invokeErr(req *Command, err error) error {
 }
 
 // InvokeAsync sends req and returns; cb receives the response or the
-// error (timeout, connection closed) exactly once, unless InvokeAsync
-// itself returns an error, in which case cb is never called.
+// error (timeout, cancelled ctx, connection closed) exactly once, unless
+// InvokeAsync itself returns an error, in which case cb is never called.
+// The call times out at ctx's deadline or, when ctx has none, after
+// InvokeTimeout; a ctx that can never be cancelled (context.Background)
+// costs nothing to watch.
 //
 // cb runs on the connection's reader goroutine (or on a timer or closing
 // goroutine) and must not block: hand anything slow to another goroutine.
 // In particular it must not InvokeSync on the same connection.
 func (c *Conn) InvokeAsync(ctx context.Context, req *Command, cb func(resp *Command, err error)) error {
-	var cancel context.CancelFunc
-	if _, ok := ctx.Deadline(); ok {
-		ctx, cancel = context.WithCancel(ctx)
-	} else {
-		ctx, cancel = context.WithTimeout(ctx, c.env.opts.InvokeTimeout)
-	}
+	d := c.deadlineOf(ctx, time.Time{})
 	if err := c.prepare(req, false); err != nil {
-		cancel()
 		return err
 	}
-	opaque := req.Opaque
-	cl := &call{req: req, cb: cb, cancel: cancel}
-	if err := c.addPending(opaque, cl); err != nil {
-		cancel()
+	cl := &call{req: req, opaque: req.Opaque, deadline: d, cb: cb, watch: ctx.Done() != nil}
+	if err := c.addPending(cl); err != nil {
 		req.ReleaseBody()
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
-		if c.takePending(opaque) == cl {
-			c.completeCall(cl, nil, c.invokeErr(req, ctx.Err()))
+	if cl.watch {
+		stop := context.AfterFunc(ctx, func() {
+			if c.takePending(cl.opaque) == cl {
+				c.completeCall(cl, nil, c.invokeErr(req, ctx.Err()))
+			}
+		})
+		c.pmu.Lock()
+		if c.pending[cl.opaque] == cl {
+			cl.stop, stop = stop, nil
 		}
-	})
-	c.pmu.Lock()
-	cl.stop = stop
-	c.pmu.Unlock()
-	if err := c.send(ctx, req); err != nil {
-		if c.takePending(opaque) == cl {
-			cancel()
+		c.pmu.Unlock()
+		if stop != nil {
+			stop() // completed already
+		}
+	}
+	if err := c.send(ctx, c.env.timeAt(d), req); err != nil {
+		if c.takePending(cl.opaque) == cl {
+			if cl.stop != nil {
+				cl.stop()
+			}
 			return c.invokeErr(req, err)
 		}
 		// Someone else completed the call and ran cb.
@@ -192,10 +253,12 @@ func (c *Conn) InvokeAsync(ctx context.Context, req *Command, cb func(resp *Comm
 }
 
 // InvokeOneway sends req with the oneway flag set; no response comes back.
-// ctx bounds the wait for room in the write queue.
+// ctx bounds the wait for room in the write queue (InvokeTimeout when it
+// has no deadline).
 func (c *Conn) InvokeOneway(ctx context.Context, req *Command) error {
+	d := c.deadlineOf(ctx, time.Time{})
 	if err := c.prepare(req, true); err != nil {
 		return err
 	}
-	return c.send(ctx, req)
+	return c.send(ctx, c.env.timeAt(d), req)
 }

@@ -3,6 +3,7 @@ package remoting
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // outFrame is one encoded frame waiting for the writer: the frame head and
@@ -59,26 +60,16 @@ func newSendQueue(max int) *sendQueue {
 }
 
 // push queues f, waiting while the queue is full. It fails, finishing f,
-// when the queue closes or ctx is done first (ctx may be nil).
-func (q *sendQueue) push(ctx context.Context, f *outFrame) error {
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
+// when the queue closes, ctx is done (ctx may be nil) or deadline passes
+// (zero for none) first.
+func (q *sendQueue) push(ctx context.Context, deadline time.Time, f *outFrame) error {
 	q.mu.Lock()
-	for !q.closed && len(q.frames) >= q.max {
-		if q.room == nil {
-			q.room = make(chan struct{})
-		}
-		room := q.room
-		q.mu.Unlock()
-		select {
-		case <-room:
-		case <-done:
+	if !q.closed && len(q.frames) >= q.max {
+		if err := q.waitRoomLocked(ctx, deadline); err != nil {
+			q.mu.Unlock()
 			f.finish()
-			return ctx.Err()
+			return err
 		}
-		q.mu.Lock()
 	}
 	if q.closed {
 		q.mu.Unlock()
@@ -90,6 +81,39 @@ func (q *sendQueue) push(ctx context.Context, f *outFrame) error {
 		q.signal()
 	}
 	q.mu.Unlock()
+	return nil
+}
+
+// waitRoomLocked waits until the queue has room or is closed. The caller
+// holds mu, which is held again on return, also on error.
+func (q *sendQueue) waitRoomLocked(ctx context.Context, deadline time.Time) error {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	for !q.closed && len(q.frames) >= q.max {
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room := q.room
+		q.mu.Unlock()
+		select {
+		case <-room:
+		case <-done:
+			q.mu.Lock()
+			return ctx.Err()
+		case <-expired:
+			q.mu.Lock()
+			return context.DeadlineExceeded
+		}
+		q.mu.Lock()
+	}
 	return nil
 }
 
