@@ -157,10 +157,15 @@ func (p *Producer) sendSync(ctx context.Context, out *outgoing) (SendResult, err
 		}
 		q, addr, err := p.pick(r, out, avoid)
 		if err == nil {
+			sc := p.getSendCall(out, q)
 			var resp *remoting.Command
-			if resp, err = p.c.invokeUntil(ctx, addr, p.request(out, q), until); err == nil {
+			resp, err = p.c.invokeUntil(ctx, addr, &sc.cmd, until)
+			sc.free() // the transport is done with the command
+			if err == nil {
 				var res SendResult
-				if res, err = sendResult(out.msgID, q, addr, resp); err == nil {
+				res, err = sendResult(out.msgID, q, addr, resp)
+				resp.Release() // res holds strings of the header, which outlive it
+				if err == nil {
 					return res, nil
 				}
 			} else {
@@ -252,18 +257,10 @@ func (p *Producer) sendAsync(ctx context.Context, out outgoing, cb func(SendResu
 	if err != nil {
 		return err
 	}
-	msgID := out.msgID
-	err = p.c.rc.InvokeAsync(ctx, addr, p.request(&out, q), func(resp *remoting.Command, err error) {
-		var res SendResult
-		if err == nil {
-			res, err = sendResult(msgID, q, addr, resp)
-		} else {
-			err = fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
-		}
-		cb(res, err)
-		<-p.window
-	})
-	if err != nil {
+	sc := p.getSendCall(&out, q)
+	sc.msgID, sc.q, sc.addr, sc.cb = out.msgID, q, addr, cb
+	if err := p.c.rc.InvokeAsync(ctx, addr, &sc.cmd, sc.done); err != nil {
+		sc.free()
 		return fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
 	}
 	return nil

@@ -183,6 +183,14 @@ func (p *Producer) compress(body []byte) ([]byte, bool) {
 // it always names the default topic, from which a broker with
 // autoCreateTopicEnable creates a topic it does not have.
 func (p *Producer) request(out *outgoing, q MessageQueue) *remoting.Command {
+	cmd := new(remoting.Command)
+	p.requestInto(cmd, make(protocol.ExtFields, 0, 14), out, q)
+	return cmd
+}
+
+// requestInto is request building into cmd, with the header fields in
+// ext's memory.
+func (p *Producer) requestInto(cmd *remoting.Command, ext protocol.ExtFields, out *outgoing, q MessageQueue) {
 	h := protocol.SendMessageRequestHeader{
 		ProducerGroup:         p.opts.Group,
 		Topic:                 out.topic,
@@ -195,14 +203,67 @@ func (p *Producer) request(out *outgoing, q MessageQueue) *remoting.Command {
 		Properties:            out.props,
 		Batch:                 out.batch,
 	}
-	ext := make(protocol.ExtFields, 0, 14)
 	switch {
 	case out.batch:
-		return remoting.NewRequest(protocol.SendBatchMessage, h.AppendExtV2(ext), out.body)
+		cmd.ResetRequest(protocol.SendBatchMessage, h.AppendExtV2(ext), out.body)
 	case p.sendV1:
-		return remoting.NewRequest(protocol.SendMessage, h.AppendExt(ext), out.body)
+		cmd.ResetRequest(protocol.SendMessage, h.AppendExt(ext), out.body)
+	default:
+		cmd.ResetRequest(protocol.SendMessageV2, h.AppendExtV2(ext), out.body)
 	}
-	return remoting.NewRequest(protocol.SendMessageV2, h.AppendExtV2(ext), out.body)
+}
+
+// sendCall is the memory of one send in flight: its command and header
+// fields and, for an async send, what the callback needs. It is recycled
+// once the transport is done with the command: when the invocation has
+// returned (sync) or its callback has run (async).
+type sendCall struct {
+	p   *Producer
+	cmd remoting.Command
+	ext [16]protocol.ExtField // what cmd.ExtFields starts in
+
+	msgID string
+	q     MessageQueue
+	addr  string
+	cb    func(SendResult, error)
+	done  func(*remoting.Command, error) // sc.complete, bound once
+}
+
+var sendCalls sync.Pool // *sendCall
+
+func (p *Producer) getSendCall(out *outgoing, q MessageQueue) *sendCall {
+	sc, _ := sendCalls.Get().(*sendCall)
+	if sc == nil {
+		sc = new(sendCall)
+		sc.done = sc.complete
+	}
+	sc.p = p
+	p.requestInto(&sc.cmd, sc.ext[:0], out, q)
+	return sc
+}
+
+func (sc *sendCall) free() {
+	sc.p, sc.cb = nil, nil
+	sc.cmd = remoting.Command{}
+	clear(sc.ext[:])
+	sc.msgID, sc.q, sc.addr = "", MessageQueue{}, ""
+	sendCalls.Put(sc)
+}
+
+// complete is an async send's callback: it hands the result to the
+// caller's and frees a slot of the window.
+func (sc *sendCall) complete(resp *remoting.Command, err error) {
+	p, cb := sc.p, sc.cb
+	var res SendResult
+	if err == nil {
+		res, err = sendResult(sc.msgID, sc.q, sc.addr, resp)
+		resp.Release() // res holds strings of the header, which outlive it
+	} else {
+		err = fmt.Errorf("client: send to %s (%s): %w", sc.q, sc.addr, p.c.transportError(err))
+	}
+	sc.free()
+	cb(res, err)
+	<-p.window
 }
 
 // sendResult turns the response to a send of message (or batch) msgID to

@@ -2,9 +2,13 @@ package remoting
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 
@@ -60,9 +64,21 @@ func BenchmarkHeader(b *testing.B) {
 // BenchmarkReadFrame reads SEND_MESSAGE frames from memory: frame head,
 // header decode, body copy, Command — everything the reader goroutine
 // does per request except dispatch.
+//
+// With release=true the command is released after each read, as a
+// processor that releases its requests does: what is left is the header's
+// own memory.
 func BenchmarkReadFrame(b *testing.B) {
 	for _, ser := range []SerializeType{JSON, RocketMQ} {
-		b.Run(ser.String(), func(b *testing.B) {
+		for _, release := range []bool{false, true} {
+			benchReadFrame(b, ser, release)
+		}
+	}
+}
+
+func benchReadFrame(b *testing.B, ser SerializeType, release bool) {
+	{
+		b.Run(fmt.Sprintf("%s/release=%v", ser, release), func(b *testing.B) {
 			frame, err := EncodeFrame(nil, benchSendCommand(ser))
 			if err != nil {
 				b.Fatal(err)
@@ -72,8 +88,12 @@ func BenchmarkReadFrame(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))
 			for b.Loop() {
-				if _, err := fr.read(); err != nil {
+				c, err := fr.read()
+				if err != nil {
 					b.Fatal(err)
+				}
+				if release {
+					c.Release()
 				}
 			}
 		})
@@ -199,4 +219,90 @@ func BenchmarkPipelined(b *testing.B) {
 func cloneRequest(c *Command) *Command {
 	return &Command{Code: c.Code, Language: c.Language, Version: c.Version, ExtFields: c.ExtFields,
 		Body: c.Body, SerializeType: c.SerializeType}
+}
+
+// BenchmarkServerPath is the server's side of pipelined 1 KiB sends alone:
+// a raw client writes pre-encoded ROCKETMQ SEND_MESSAGE frames, window in
+// flight, and skips over the responses without decoding them, so that
+// allocs/op are the server's per request (read, dispatch, answer, write)
+// plus the processor's response. With release=true the processor answers
+// with Respond and releases the request, as the broker's send path can.
+func BenchmarkServerPath(b *testing.B) {
+	for _, release := range []bool{false, true} {
+		b.Run(fmt.Sprintf("release=%v", release), func(b *testing.B) {
+			benchServerPath(b, release, 256)
+		})
+	}
+}
+
+func benchServerPath(b *testing.B, release bool, window int) {
+	s, err := NewServer(DefaultServerOptions("127.0.0.1:0"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Register(protocol.SendMessage, Inline, ProcessorFunc(func(_ context.Context, c *Conn, req *Command) (*Command, error) {
+		var h protocol.SendMessageRequestHeader
+		if err := h.DecodeExt(req.ExtFields); err != nil {
+			return nil, err
+		}
+		resp := NewResponse(req, protocol.Success, "")
+		if !release {
+			return resp, nil
+		}
+		if err := c.Respond(req, resp); err != nil {
+			return nil, err
+		}
+		req.Release()
+		return nil, nil
+	}))
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	frame, err := EncodeFrame(nil, benchSendCommand(RocketMQ))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 32
+	frames := bytes.Repeat(frame, batch)
+
+	sem := make(chan struct{}, window)
+	readErr := make(chan error, 1)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	b.ResetTimer()
+	go func() {
+		r := bufio.NewReaderSize(nc, 64<<10)
+		var head [4]byte
+		for range b.N {
+			if _, err := io.ReadFull(r, head[:]); err != nil {
+				readErr <- err
+				return
+			}
+			if _, err := r.Discard(int(binary.BigEndian.Uint32(head[:]))); err != nil {
+				readErr <- err
+				return
+			}
+			<-sem
+		}
+		readErr <- nil
+	}()
+	for sent := 0; sent < b.N; {
+		n := min(batch, b.N-sent)
+		for range n {
+			sem <- struct{}{}
+		}
+		if _, err := nc.Write(frames[:n*len(frame)]); err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	if err := <-readErr; err != nil {
+		b.Fatal(err)
+	}
 }

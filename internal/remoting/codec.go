@@ -133,15 +133,10 @@ func checkFrameHead(head []byte, maxFrame int) (SerializeType, int, error) {
 	return typ, hl, nil
 }
 
+// decodeHeader decodes hdr into c, using fields as scratch space for the
+// extFields, which it copies into a slice of their own.
 func decodeHeader(hdr string, c *Command, fields *[]protocol.ExtField) error {
-	*fields = (*fields)[:0]
-	var err error
-	if c.SerializeType == JSON {
-		err = decodeJSONHeader(hdr, c, fields)
-	} else {
-		err = decodeBinaryHeader(hdr, c, fields)
-	}
-	if err != nil {
+	if err := parseHeader(hdr, c, fields); err != nil {
 		return err
 	}
 	if n := len(*fields); n > 0 {
@@ -149,6 +144,16 @@ func decodeHeader(hdr string, c *Command, fields *[]protocol.ExtField) error {
 		clear(*fields) // drop references to the header string
 	}
 	return nil
+}
+
+// parseHeader decodes hdr into c, except for the extFields, which it leaves
+// in *fields.
+func parseHeader(hdr string, c *Command, fields *[]protocol.ExtField) error {
+	*fields = (*fields)[:0]
+	if c.SerializeType == JSON {
+		return decodeJSONHeader(hdr, c, fields)
+	}
+	return decodeBinaryHeader(hdr, c, fields)
 }
 
 // frameReader reads commands from a stream, reusing its scratch space
@@ -165,10 +170,11 @@ type frameReader struct {
 // nothing costs at most this much.
 const bodyChunk = 1 << 20
 
-// read returns the next command. Errors wrapping ErrBadFrame mean the peer
-// sent something that is not a frame; anything else is an I/O error
-// (io.EOF between frames is a clean close; io.ErrUnexpectedEOF means the
-// stream ended inside a frame).
+// read returns the next command, in memory that Command.Release can give
+// back (see rxCommand). Errors wrapping ErrBadFrame mean the peer sent
+// something that is not a frame; anything else is an I/O error (io.EOF
+// between frames is a clean close; io.ErrUnexpectedEOF means the stream
+// ended inside a frame).
 func (fr *frameReader) read() (*Command, error) {
 	if _, err := io.ReadFull(fr.r, fr.head[:4]); err != nil {
 		return nil, err
@@ -191,16 +197,28 @@ func (fr *frameReader) read() (*Command, error) {
 		// buf is never written again: the header strings alias it.
 		hdr = unsafe.String(unsafe.SliceData(buf), hl)
 	}
-	c := &Command{SerializeType: typ}
-	if err := decodeHeader(hdr, c, &fr.fields); err != nil {
+	c := rxCommand()
+	c.SerializeType = typ
+	if err := parseHeader(hdr, c, &fr.fields); err != nil {
+		c.recycle()
 		return nil, err
 	}
+	if len(fr.fields) > 0 {
+		c.ExtFields = append(c.rxExt[:0], fr.fields...)
+		c.rxExt = c.ExtFields
+		clear(fr.fields) // drop references to the header string
+	}
 	if bodyLen > 0 {
-		body, err := readBody(fr.r, bodyLen)
+		if c.rxBody = getBody(bodyLen); c.rxBody != nil {
+			c.Body = c.rxBody[:bodyLen:bodyLen]
+			_, err = io.ReadFull(fr.r, c.Body)
+		} else {
+			c.Body, err = readBody(fr.r, bodyLen)
+		}
 		if err != nil {
+			c.recycle()
 			return nil, noEOF(err)
 		}
-		c.Body = body
 	}
 	return c, nil
 }

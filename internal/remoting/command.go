@@ -35,11 +35,13 @@ const (
 // Command is a RemotingCommand: one request or response.
 //
 // A Command handed to a Conn or Client for sending (Respond, Invoke*, a
-// processor's return value) belongs to the transport from then on: do not
-// modify it or its body. Bodies over 2 KiB are written by reference, possibly
-// after the call has returned; to reuse a body's memory, hand it over with
+// processor's return value) belongs to the transport until that call has
+// returned (InvokeAsync: until its callback has run): do not modify it
+// meanwhile. Bodies over 2 KiB are written by reference, possibly after
+// the call has returned; to reuse a body's memory, hand it over with
 // SetBodyParts and a release callback, which says when the transport is done
-// with it.
+// with it. A Command read from a peer may be given back with Release (see
+// the package documentation, "Ownership of commands").
 type Command struct {
 	Code      int32 // request code in requests, response code in responses
 	Language  protocol.LanguageCode
@@ -64,12 +66,30 @@ type Command struct {
 	// connection to answer on and whether an answer was sent.
 	conn     *Conn
 	answered atomic.Bool
+
+	// A command read from a peer lends its memory from pools (rx.go):
+	// rx marks it, rxExt is the backing array of ExtFields, rxBody the
+	// buffer Body was read into (nil when Body is not pooled). Release
+	// gives them back.
+	rx       bool
+	released bool
+	rxExt    protocol.ExtFields
+	rxBody   []byte
 }
 
 // NewRequest returns a request command with the given code, custom header
 // and body, in JSON, stamped with gorocket's language and version.
 func NewRequest(code protocol.RequestCode, ext protocol.ExtFields, body []byte) *Command {
-	return &Command{
+	c := new(Command)
+	c.ResetRequest(code, ext, body)
+	return c
+}
+
+// ResetRequest makes c the request NewRequest would return, in c's memory:
+// for a caller that recycles its commands once the transport is done with
+// them (an invocation returned, or its callback ran).
+func (c *Command) ResetRequest(code protocol.RequestCode, ext protocol.ExtFields, body []byte) {
+	*c = Command{
 		Code:      int32(code),
 		Language:  protocol.LanguageGo,
 		Version:   int32(protocol.CurrentVersion),

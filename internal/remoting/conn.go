@@ -199,20 +199,25 @@ func (c *Conn) serve(req *Command) {
 		c.inflight.Add(1)
 	}
 
+	// Requests the transport answers itself are released here; the others
+	// belong to their processor (see Command.Release).
 	for _, h := range c.env.rpcHooks() {
 		if err := h.BeforeRequest(c.remote, req); err != nil {
 			c.finish(req, nil, err)
+			req.recycle()
 			return
 		}
 	}
 	if c.draining.Load() {
 		c.finish(req, NewResponse(req, protocol.ServiceNotAvailable, "server is shutting down"), nil)
+		req.recycle()
 		return
 	}
 	rt, ok := c.env.router.lookup(req.Code)
 	if !ok {
 		c.finish(req, NewResponse(req, protocol.RequestCodeNotSupported,
 			fmt.Sprintf(" request type %d not supported", req.Code)), nil)
+		req.recycle()
 		return
 	}
 	if rt.mode == Inline {
@@ -225,6 +230,7 @@ func (c *Conn) serve(req *Command) {
 			"conn", c.remote, "code", req.RequestCode())
 		c.finish(req, NewResponse(req, protocol.SystemBusy,
 			"[OVERLOAD]system busy, start flow control for a while"), nil)
+		req.recycle()
 		return
 	}
 	c.env.procs.Add(1)
@@ -337,6 +343,17 @@ func (c *Conn) idleRequests() <-chan struct{} {
 // none) bound the wait for room in the queue. On failure cmd's body is
 // released.
 func (c *Conn) send(ctx context.Context, deadline time.Time, cmd *Command) error {
+	f, err := c.encode(cmd)
+	if err != nil {
+		return err
+	}
+	return c.q.push(ctx, deadline, f)
+}
+
+// encode returns cmd's frame, which refers to nothing of cmd but its body
+// (and takes over the release callback of SetBodyParts). On failure cmd's
+// body is released.
+func (c *Conn) encode(cmd *Command) (*outFrame, error) {
 	f := getFrame()
 	bodyLen := cmd.BodyLen()
 	buf, err := appendFrameHead(f.buf[:0], cmd, bodyLen, c.env.opts.MaxFrameSize)
@@ -344,7 +361,7 @@ func (c *Conn) send(ctx context.Context, deadline time.Time, cmd *Command) error
 		f.buf = buf
 		f.finish()
 		cmd.ReleaseBody()
-		return err
+		return nil, err
 	}
 	switch {
 	case cmd.parts != nil:
@@ -356,7 +373,7 @@ func (c *Conn) send(ctx context.Context, deadline time.Time, cmd *Command) error
 		f.parts = append(f.parts, cmd.Body)
 	}
 	f.buf = buf
-	return c.q.push(ctx, deadline, f)
+	return f, nil
 }
 
 // writeLoop writes whatever is queued in one writev per round.

@@ -112,6 +112,32 @@
 //     (which producers retry on another broker), waits up to CloseTimeout for
 //     requests in flight to be answered and written, then closes.
 //
+// # Ownership of commands
+//
+// A command handed to the transport for sending (Respond, Invoke*, a
+// processor's return value) is the transport's until that call returns, or,
+// for InvokeAsync, until its callback has run: then the caller may reuse
+// it (Command.ResetRequest). Its frame is encoded before the call can
+// complete, so that a call timing out early never races with the encoding.
+// A body over 2 KiB may still sit in the write queue by reference after
+// that; to reuse a body's memory, hand it over with SetBodyParts and a
+// release callback.
+//
+// A command read from a peer (a request a processor receives, a response
+// Invoke* returns) takes its memory from pools: the Command, the backing
+// array of its ExtFields and, up to 64 KiB, its body (rx.go). Its owner may
+// give it back with Command.Release once nothing refers to the command, its
+// ExtFields or its body: a processor after the request has been answered
+// and nothing it started still reads it, an invoker once it has decoded the
+// response. The header has memory of its own, never pooled, so strings
+// taken from it stay valid. The transport releases the requests it answers
+// itself (refusals); one that is never released is garbage collected as
+// any other. Releasing a request before it is answered panics. Under the
+// race detector a released command is poisoned instead of reused: reading
+// it or its body afterwards reads garbage (0xDB), a second Release panics,
+// and a goroutine still reading the body races with the next frame read
+// into the same buffer, which the detector reports.
+//
 // # Timeouts
 //
 // An invocation times out at its context's deadline or, without one, after

@@ -109,6 +109,7 @@ func (c *Conn) complete(resp *Command) {
 	if cl == nil {
 		// Timed out already, or a response nobody asked for.
 		c.env.log.Debug("response for unknown opaque", "conn", c.remote, "opaque", resp.Opaque, "code", resp.Code)
+		resp.recycle()
 		return
 	}
 	c.completeCall(cl, resp, nil)
@@ -173,14 +174,18 @@ func (c *Conn) InvokeSyncUntil(ctx context.Context, req *Command, deadline time.
 	if err := c.prepare(req, false); err != nil {
 		return nil, err
 	}
+	f, err := c.encode(req)
+	if err != nil {
+		return nil, err
+	}
 	cl := getSyncCall()
 	cl.req, cl.opaque, cl.deadline = req, req.Opaque, d
 	if err := c.addPending(cl); err != nil {
 		putSyncCall(cl)
-		req.ReleaseBody()
+		f.finish()
 		return nil, err
 	}
-	if err := c.send(ctx, c.env.timeAt(d), req); err != nil {
+	if err := c.q.push(ctx, c.env.timeAt(d), f); err != nil {
 		if c.takePending(cl.opaque) != nil {
 			putSyncCall(cl)
 			return nil, c.invokeErr(req, err)
@@ -220,19 +225,27 @@ func (c *Conn) InvokeAsync(ctx context.Context, req *Command, cb func(resp *Comm
 	if err := c.prepare(req, false); err != nil {
 		return err
 	}
-	cl := &call{req: req, opaque: req.Opaque, deadline: d, cb: cb, watch: ctx.Done() != nil}
+	// Encoded before it is pending: once pending, the call may complete
+	// (time out, fail with the connection) at any moment, and its owner
+	// may then reuse req.
+	f, err := c.encode(req)
+	if err != nil {
+		return err
+	}
+	opaque, code := req.Opaque, req.RequestCode()
+	cl := &call{req: req, opaque: opaque, deadline: d, cb: cb, watch: ctx.Done() != nil}
 	if err := c.addPending(cl); err != nil {
-		req.ReleaseBody()
+		f.finish()
 		return err
 	}
 	if cl.watch {
 		stop := context.AfterFunc(ctx, func() {
-			if c.takePending(cl.opaque) == cl {
+			if c.takePending(opaque) == cl {
 				c.completeCall(cl, nil, c.invokeErr(req, ctx.Err()))
 			}
 		})
 		c.pmu.Lock()
-		if c.pending[cl.opaque] == cl {
+		if c.pending[opaque] == cl {
 			cl.stop, stop = stop, nil
 		}
 		c.pmu.Unlock()
@@ -240,12 +253,12 @@ func (c *Conn) InvokeAsync(ctx context.Context, req *Command, cb func(resp *Comm
 			stop() // completed already
 		}
 	}
-	if err := c.send(ctx, c.env.timeAt(d), req); err != nil {
-		if c.takePending(cl.opaque) == cl {
+	if err := c.q.push(ctx, c.env.timeAt(d), f); err != nil {
+		if c.takePending(opaque) == cl {
 			if cl.stop != nil {
 				cl.stop()
 			}
-			return c.invokeErr(req, err)
+			return fmt.Errorf("remoting: invoke %s (opaque %d) on %s: %w", code, opaque, c.remote, err)
 		}
 		// Someone else completed the call and ran cb.
 	}

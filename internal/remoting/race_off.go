@@ -1,0 +1,6 @@
+//go:build !race
+
+package remoting
+
+// raceEnabled: see rx.go.
+const raceEnabled = false
