@@ -227,16 +227,15 @@ func (p *sendProcessor) ProcessRequest(ctx context.Context, c *remoting.Conn, re
 		t.free() // the connection closed: nobody to answer
 		return nil, nil
 	}
-	// Single sends go through PutMessagesAsync too: PutMessageAsync
-	// touches its pooled waiter after the append, which races with a
-	// completion that already recycled it (reported to the store).
-	msgs := t.ptrs
-	if !t.batch {
-		t.one[0] = &t.inner
-		msgs = t.one[:]
+	// t.complete may run before the put returns (the store may write a
+	// lone append out on this goroutine) and recycles t: no access to t
+	// after the put.
+	if t.batch {
+		p.store.PutMessagesAsync(ctx, t.ptrs, t.done)
+	} else {
+		p.store.PutMessageAsync(ctx, &t.inner, t.done)
 	}
-	p.store.PutMessagesAsync(ctx, msgs, t.done)
-	return nil, nil // answered by t.complete; t may already be recycled
+	return nil, nil // answered by t.complete
 }
 
 // check validates the request and finds (or creates) its topic.
@@ -473,7 +472,8 @@ func (t *sendTask) complete(res store.PutResult, err error) {
 	t.answer(res, err)
 }
 
-// answer writes the send's answer and recycles t.
+// answer writes the send's answer and recycles t and the request (the
+// store copied the body; the answer is encoded once Respond returns).
 func (t *sendTask) answer(res store.PutResult, err error) {
 	p, c, req := t.p, t.conn, t.req
 	resp := p.response(t, res, err)
@@ -482,6 +482,7 @@ func (t *sendTask) answer(res store.PutResult, err error) {
 	}
 	t.cs.release()
 	t.free()
+	req.Release()
 }
 
 // response maps a store result to the answer, as Java's
