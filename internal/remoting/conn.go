@@ -11,7 +11,10 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gorocket/gorocket/internal/protocol"
 )
@@ -26,6 +29,16 @@ type Conn struct {
 	fr     frameReader
 	q      *sendQueue
 
+	// Direct writes (queue.go): nil direct when the connection is not a
+	// socket. iov, wn and werr are the state of the one direct write under
+	// way, serialised by the queue; writev is c.writev, bound once.
+	direct directWriter
+	raw    syscall.RawConn
+	iov    [][]byte
+	wn     int
+	werr   error
+	writev func(fd uintptr) bool
+
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -37,6 +50,7 @@ type Conn struct {
 	pclosed   bool
 
 	inflight   atomic.Int64 // incoming requests not yet answered
+	moreIn     atomic.Bool  // the reader holds bytes of further frames
 	lastActive atomic.Int64
 	draining   atomic.Bool // the server is shutting down: refuse new requests
 	stopRead   atomic.Bool // the server stopped the reader to finish shutting down
@@ -69,7 +83,39 @@ func newConn(nc net.Conn, env *endpoint) *Conn {
 	}
 	c.fr = frameReader{r: bufio.NewReaderSize(nc, env.opts.ReadBufferSize), maxFrame: env.opts.MaxFrameSize}
 	c.lastActive.Store(env.now())
+	if sc, ok := nc.(syscall.Conn); ok && !env.opts.noDirectWrites {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.direct = c.writeDirect
+			c.writev = c.writevOnce
+		}
+	}
 	return c
+}
+
+// writeDirect writes what the socket takes of f at once, without blocking,
+// on the caller's goroutine (see sendQueue), and returns how many bytes
+// that was. A failure writes nothing; the writer goroutine meets it again
+// and closes the connection.
+func (c *Conn) writeDirect(f *outFrame) int {
+	c.iov = appendIov(c.iov[:0], f, 0)
+	err := c.raw.Write(c.writev)
+	clear(c.iov)
+	n := c.wn
+	if err != nil || c.werr != nil || n < 0 {
+		n = 0
+	}
+	c.werr = nil
+	if n > 0 {
+		c.touch()
+	}
+	return n
+}
+
+// writevOnce makes one non-blocking writev of c.iov.
+func (c *Conn) writevOnce(fd uintptr) bool {
+	c.wn, c.werr = unix.Writev(int(fd), c.iov)
+	return true // never wait for the socket: the writer goroutine does
 }
 
 // start registers the connection with its endpoint and starts its
@@ -161,13 +207,24 @@ func (c *Conn) idle() {
 // reading for shutdown.
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
-	for {
+	more := false
+	for n := 1; ; n++ {
 		cmd, err := c.fr.read()
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		c.touch()
+		// Idleness is the time since the last frame, but reading the
+		// clock for every frame of a pipelined stream costs more than the
+		// rest of the bookkeeping: touch when the reader is about to wait
+		// for the socket, and at least every 64 frames.
+		if m := c.fr.r.Buffered() > 0; m != more {
+			more = m
+			c.moreIn.Store(more)
+		}
+		if n%64 == 0 || !more {
+			c.touch()
+		}
 		if cmd.IsResponse() {
 			c.complete(cmd)
 			continue
@@ -309,7 +366,10 @@ func (c *Conn) Respond(req, resp *Command) error {
 			resp = errorResponse(req, err)
 		}
 	}
-	return c.send(nil, time.Time{}, resp)
+	// The last request in flight is answered directly when the socket is
+	// idle; answers to pipelined requests (more in flight, or more already
+	// read and about to be dispatched) queue up for one writev.
+	return c.send(nil, time.Time{}, resp, c.inflight.Load() == 1 && !c.moreIn.Load())
 }
 
 func (c *Conn) requestDone() {
@@ -339,15 +399,26 @@ func (c *Conn) idleRequests() <-chan struct{} {
 	return c.drainCh
 }
 
-// send encodes cmd and queues it. ctx (may be nil) and deadline (zero for
-// none) bound the wait for room in the queue. On failure cmd's body is
-// released.
-func (c *Conn) send(ctx context.Context, deadline time.Time, cmd *Command) error {
+// send encodes cmd and queues it, or with direct set writes it itself when
+// the socket is idle. ctx (may be nil) and deadline (zero for none) bound
+// the wait for room in the queue. On failure cmd's body is released.
+func (c *Conn) send(ctx context.Context, deadline time.Time, cmd *Command, direct bool) error {
 	f, err := c.encode(cmd)
 	if err != nil {
 		return err
 	}
-	return c.q.push(ctx, deadline, f)
+	return c.push(ctx, deadline, f, direct)
+}
+
+// push queues f, or writes it directly (see sendQueue) when direct is set:
+// when f is the only exchange in flight on the connection, so that nothing
+// is lost by not waiting for company in the writer's next writev.
+func (c *Conn) push(ctx context.Context, deadline time.Time, f *outFrame, direct bool) error {
+	var w directWriter
+	if direct {
+		w = c.direct
+	}
+	return c.q.push(ctx, deadline, f, w)
 }
 
 // encode returns cmd's frame, which refers to nothing of cmd but its body
@@ -383,14 +454,17 @@ func (c *Conn) writeLoop() {
 	var iov net.Buffers
 	for {
 		var ok bool
-		batch, ok = c.q.take(batch[:0])
+		var skip int
+		batch, skip, ok = c.q.take(batch[:0])
 		if !ok {
 			return
 		}
 		iov = iov[:0]
-		for _, f := range batch {
-			iov = append(iov, f.buf)
-			iov = append(iov, f.parts...)
+		for i, f := range batch {
+			if i > 0 {
+				skip = 0
+			}
+			iov = appendIov(iov, f, skip)
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.env.opts.WriteTimeout))
 		w := iov

@@ -84,6 +84,16 @@
 // are written without copying; the callback runs exactly once, after the
 // write or when the connection drops the frame.
 //
+// A frame that is the connection's only exchange in flight (a request
+// when no other call is pending; the answer to the last request in flight
+// when the reader holds no further one) is written directly by the
+// goroutine that produced it when nothing is queued and nobody is writing:
+// one non-blocking writev, without waking the writer goroutine, which saves
+// a hand-off between goroutines on each side of a one-at-a-time exchange.
+// What the socket does not take at once goes to the front of the queue for
+// the writer, which alone ever blocks on the socket (queue.go). Pipelined
+// traffic keeps going through the writer, so that it coalesces.
+//
 // A processor either runs inline on the reader goroutine (hot paths that
 // never block: send, pull) or on a goroutine of its own (the default). It
 // may return no response and answer later with Conn.Respond from any

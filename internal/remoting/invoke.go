@@ -48,6 +48,19 @@ func putSyncCall(cl *call) {
 	syncCalls.Put(cl)
 }
 
+// asyncCalls recycles the calls of InvokeAsync once their callback has run
+// (or InvokeAsync took them back). Whatever may still hold such a call
+// after that (InvokeAsync's tail, a context's AfterFunc) only compares it
+// with what the pending table holds under the call's own opaque, which is
+// never pending again, so a recycled call is never mistaken for its
+// successor.
+var asyncCalls = sync.Pool{New: func() any { return new(call) }}
+
+func putAsyncCall(cl *call) {
+	*cl = call{}
+	asyncCalls.Put(cl)
+}
+
 // deadlineOf returns when a call made now with ctx times out, on the
 // endpoint clock: at ctx's deadline or until, whichever comes first, or,
 // when both are unset, InvokeTimeout from now.
@@ -62,19 +75,20 @@ func (c *Conn) deadlineOf(ctx context.Context, until time.Time) int64 {
 	return c.env.now() + int64(c.env.opts.InvokeTimeout)
 }
 
-func (c *Conn) addPending(cl *call) error {
+// addPending registers cl and reports whether it is the only call pending.
+func (c *Conn) addPending(cl *call) (alone bool, err error) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	if c.pclosed {
 		if errors.Is(c.closeErr, ErrConnClosed) {
-			return c.closeErr
+			return false, c.closeErr
 		}
-		return fmt.Errorf("%w: %w", ErrConnClosed, c.closeErr)
+		return false, fmt.Errorf("%w: %w", ErrConnClosed, c.closeErr)
 	}
 	c.pending[cl.opaque] = cl
 	c.deadlines.push(cl)
 	c.armLocked(cl.deadline)
-	return nil
+	return len(c.pending) == 1, nil
 }
 
 func (c *Conn) takePending(opaque int32) *call {
@@ -137,6 +151,7 @@ func (c *Conn) completeCall(cl *call, resp *Command, err error) {
 		}
 	}
 	cl.cb(resp, err)
+	putAsyncCall(cl)
 }
 
 // prepare stamps an outgoing request and runs the before-request hooks.
@@ -180,12 +195,13 @@ func (c *Conn) InvokeSyncUntil(ctx context.Context, req *Command, deadline time.
 	}
 	cl := getSyncCall()
 	cl.req, cl.opaque, cl.deadline = req, req.Opaque, d
-	if err := c.addPending(cl); err != nil {
+	alone, err := c.addPending(cl)
+	if err != nil {
 		putSyncCall(cl)
 		f.finish()
 		return nil, err
 	}
-	if err := c.q.push(ctx, c.env.timeAt(d), f); err != nil {
+	if err := c.push(ctx, c.env.timeAt(d), f, alone); err != nil {
 		if c.takePending(cl.opaque) != nil {
 			putSyncCall(cl)
 			return nil, c.invokeErr(req, err)
@@ -232,13 +248,18 @@ func (c *Conn) InvokeAsync(ctx context.Context, req *Command, cb func(resp *Comm
 	if err != nil {
 		return err
 	}
-	opaque, code := req.Opaque, req.RequestCode()
-	cl := &call{req: req, opaque: opaque, deadline: d, cb: cb, watch: ctx.Done() != nil}
-	if err := c.addPending(cl); err != nil {
+	// Once pending, cl may complete and be recycled at any moment: from
+	// then on only locals are read, and cl only under pmu while pending.
+	opaque, code, watch := req.Opaque, req.RequestCode(), ctx.Done() != nil
+	cl := asyncCalls.Get().(*call)
+	cl.req, cl.opaque, cl.deadline, cl.cb, cl.watch = req, opaque, d, cb, watch
+	alone, err := c.addPending(cl)
+	if err != nil {
+		putAsyncCall(cl)
 		f.finish()
 		return err
 	}
-	if cl.watch {
+	if watch {
 		stop := context.AfterFunc(ctx, func() {
 			if c.takePending(opaque) == cl {
 				c.completeCall(cl, nil, c.invokeErr(req, ctx.Err()))
@@ -253,11 +274,12 @@ func (c *Conn) InvokeAsync(ctx context.Context, req *Command, cb func(resp *Comm
 			stop() // completed already
 		}
 	}
-	if err := c.q.push(ctx, c.env.timeAt(d), f); err != nil {
+	if err := c.push(ctx, c.env.timeAt(d), f, alone); err != nil {
 		if c.takePending(opaque) == cl {
 			if cl.stop != nil {
 				cl.stop()
 			}
+			putAsyncCall(cl)
 			return fmt.Errorf("remoting: invoke %s (opaque %d) on %s: %w", code, opaque, c.remote, err)
 		}
 		// Someone else completed the call and ran cb.
@@ -273,5 +295,5 @@ func (c *Conn) InvokeOneway(ctx context.Context, req *Command) error {
 	if err := c.prepare(req, true); err != nil {
 		return err
 	}
-	return c.send(ctx, c.env.timeAt(d), req)
+	return c.send(ctx, c.env.timeAt(d), req, false)
 }

@@ -42,12 +42,52 @@ func (f *outFrame) finish() {
 	framePool.Put(f)
 }
 
+// size returns how many bytes of f are still to be written after skip.
+func (f *outFrame) size() int {
+	n := len(f.buf)
+	for _, p := range f.parts {
+		n += len(p)
+	}
+	return n
+}
+
+// appendIov appends the pieces of f to iov, leaving out its first skip
+// bytes.
+func appendIov(iov [][]byte, f *outFrame, skip int) [][]byte {
+	if skip < len(f.buf) {
+		iov = append(iov, f.buf[skip:])
+		skip = 0
+	} else {
+		skip -= len(f.buf)
+	}
+	for _, p := range f.parts {
+		if skip >= len(p) {
+			skip -= len(p)
+			continue
+		}
+		iov = append(iov, p[skip:])
+		skip = 0
+	}
+	return iov
+}
+
 // sendQueue hands frames from any goroutine to a connection's writer. It is
 // bounded: push waits for room. Every frame pushed is finished exactly
-// once, by the writer after writing it or by close.
+// once, by the writer after writing it, by close, or by push itself after
+// a direct write.
+//
+// A direct write is the pusher writing its frame itself, without waking the
+// writer goroutine: allowed when nobody is writing and nothing is queued,
+// and it never blocks (directWriter). What the socket does not take at once
+// goes to the front of the queue for the writer, with skip saying how much
+// of that frame is already out. While the writer goroutine writes, pushes
+// queue up behind it and leave in its next writev.
 type sendQueue struct {
 	mu       sync.Mutex
 	frames   []*outFrame
+	skip     int  // bytes of frames[0] a direct write already sent
+	writer   bool // the writer goroutine has the socket (from take to take)
+	direct   bool // a direct write has the socket
 	max      int
 	closed   bool
 	draining bool
@@ -55,14 +95,19 @@ type sendQueue struct {
 	wake     chan struct{} // wakes the writer
 }
 
+// directWriter writes what the socket takes of f at once, skipping nothing,
+// without blocking, and returns how many bytes that was.
+type directWriter func(f *outFrame) int
+
 func newSendQueue(max int) *sendQueue {
 	return &sendQueue{max: max, wake: make(chan struct{}, 1)}
 }
 
-// push queues f, waiting while the queue is full. It fails, finishing f,
+// push queues f, waiting while the queue is full, or, with direct set and
+// the socket idle, writes it itself (see sendQueue). It fails, finishing f,
 // when the queue closes, ctx is done (ctx may be nil) or deadline passes
 // (zero for none) first.
-func (q *sendQueue) push(ctx context.Context, deadline time.Time, f *outFrame) error {
+func (q *sendQueue) push(ctx context.Context, deadline time.Time, f *outFrame, direct directWriter) error {
 	q.mu.Lock()
 	if !q.closed && len(q.frames) >= q.max {
 		if err := q.waitRoomLocked(ctx, deadline); err != nil {
@@ -76,11 +121,44 @@ func (q *sendQueue) push(ctx context.Context, deadline time.Time, f *outFrame) e
 		f.finish()
 		return ErrConnClosed
 	}
+	if direct != nil && !q.writer && !q.direct && len(q.frames) == 0 {
+		return q.writeDirectLocked(f, direct)
+	}
 	q.frames = append(q.frames, f)
 	if len(q.frames) == 1 {
 		q.signal()
 	}
 	q.mu.Unlock()
+	return nil
+}
+
+// writeDirectLocked writes f on the pusher's goroutine. The caller holds
+// mu, which is released.
+func (q *sendQueue) writeDirectLocked(f *outFrame, direct directWriter) error {
+	q.direct = true
+	q.mu.Unlock()
+	n := direct(f)
+	q.mu.Lock()
+	q.direct = false
+	all := n == f.size()
+	if !all {
+		if q.closed {
+			q.mu.Unlock()
+			f.finish()
+			return ErrConnClosed
+		}
+		q.frames = append(q.frames, nil)
+		copy(q.frames[1:], q.frames)
+		q.frames[0] = f
+		q.skip = n
+	}
+	if len(q.frames) > 0 || q.draining {
+		q.signal() // what queued up meanwhile, the rest of f, or the end
+	}
+	q.mu.Unlock()
+	if all {
+		f.finish()
+	}
 	return nil
 }
 
@@ -124,32 +202,38 @@ func (q *sendQueue) signal() {
 	}
 }
 
-// take moves every queued frame to dst, waiting until there is one. It
-// returns false when the queue is closed, or draining and empty.
-func (q *sendQueue) take(dst []*outFrame) ([]*outFrame, bool) {
+// take moves every queued frame to dst, waiting until there is one and no
+// direct write is under way; skip is how much of the first is already
+// written. The writer has the socket from then until it calls take again.
+// take returns false when the queue is closed, or draining and empty.
+func (q *sendQueue) take(dst []*outFrame) (frames []*outFrame, skip int, ok bool) {
+	q.mu.Lock()
+	q.writer = false
 	for {
-		q.mu.Lock()
 		if q.closed {
 			q.mu.Unlock()
-			return dst, false
+			return dst, 0, false
 		}
-		if len(q.frames) > 0 {
+		if len(q.frames) > 0 && !q.direct {
 			dst = append(dst, q.frames...)
 			clear(q.frames)
 			q.frames = q.frames[:0]
+			skip, q.skip = q.skip, 0
+			q.writer = true
 			if q.room != nil {
 				close(q.room)
 				q.room = nil
 			}
 			q.mu.Unlock()
-			return dst, true
+			return dst, skip, true
 		}
-		if q.draining {
+		if q.draining && len(q.frames) == 0 && !q.direct {
 			q.mu.Unlock()
-			return dst, false
+			return dst, 0, false
 		}
 		q.mu.Unlock()
 		<-q.wake
+		q.mu.Lock()
 	}
 }
 
