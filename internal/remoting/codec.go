@@ -203,14 +203,17 @@ func (fr *frameReader) read() (*Command, error) {
 		c.recycle()
 		return nil, err
 	}
-	if len(fr.fields) > 0 {
+	if n := len(fr.fields); n > 0 {
+		if cap(c.rxExt) < n {
+			c.rxExt = make(protocol.ExtFields, 0, n)
+		}
 		c.ExtFields = append(c.rxExt[:0], fr.fields...)
 		c.rxExt = c.ExtFields
 		clear(fr.fields) // drop references to the header string
 	}
 	if bodyLen > 0 {
-		if c.rxBody = getBody(bodyLen); c.rxBody != nil {
-			c.Body = c.rxBody[:bodyLen:bodyLen]
+		if b := c.bodyBuf(bodyLen); b != nil {
+			c.Body = b[:bodyLen:bodyLen]
 			_, err = io.ReadFull(fr.r, c.Body)
 		} else {
 			c.Body, err = readBody(fr.r, bodyLen)

@@ -24,7 +24,8 @@ import (
 
 var rxCommands = sync.Pool{New: func() any { return new(Command) }}
 
-// rxCommand returns an empty command for the reader.
+// rxCommand returns an empty command for the reader, maybe with a body
+// buffer (rxBody) and an ExtFields array (rxExt) from an earlier frame.
 func rxCommand() *Command {
 	c := rxCommands.Get().(*Command)
 	c.rx = true
@@ -70,6 +71,23 @@ func putBody(b []byte) {
 	bodyPools[bodyClass(len(b))].Put(unsafe.SliceData(b))
 }
 
+// bodyBuf returns a pooled buffer for a body of n bytes, or nil when n is
+// too large to pool. A recycled command keeps its buffer, so that a stream
+// of bodies of one size class costs one trip to a pool per frame, not two.
+func (c *Command) bodyBuf(n int) []byte {
+	if n > maxPooledBody {
+		return nil
+	}
+	if c.rxBody != nil && bodyClass(len(c.rxBody)) == bodyClass(n) {
+		return c.rxBody
+	}
+	if c.rxBody != nil {
+		putBody(c.rxBody)
+	}
+	c.rxBody = getBody(n)
+	return c.rxBody
+}
+
 // poison is what a released body reads as under the race detector.
 const poison = 0xDB
 
@@ -107,7 +125,7 @@ func (c *Command) recycle() {
 	body, ext := c.rxBody, c.rxExt
 	clear(ext)
 	if raceEnabled {
-		*c = Command{Code: -1, Opaque: -1, rx: true, released: true}
+		*c = Command{Code: -1, Opaque: -1, rx: true, released: true} // never reused
 		if body != nil {
 			for i := range body {
 				body[i] = poison
@@ -116,9 +134,6 @@ func (c *Command) recycle() {
 		}
 		return
 	}
-	*c = Command{rxExt: ext[:0]}
-	if body != nil {
-		putBody(body)
-	}
+	*c = Command{rxExt: ext[:0], rxBody: body}
 	rxCommands.Put(c)
 }
