@@ -291,6 +291,23 @@ type RequestCode int32
 // String returns the Java constant name, e.g. "GET_ROUTEINFO_BY_TOPIC".
 func (c RequestCode) String() string { return protocol.RequestCode(c).String() }
 
+// Request codes for Invoke: the queries tools ask most that this package
+// has no method for. Any other code of RequestCode.java works too, as
+// RequestCode(n).
+const (
+	RequestGetAllTopicConfig             RequestCode = 21  // GET_ALL_TOPIC_CONFIG
+	RequestUpdateBrokerConfig            RequestCode = 25  // UPDATE_BROKER_CONFIG
+	RequestGetBrokerConfig               RequestCode = 26  // GET_BROKER_CONFIG
+	RequestGetBrokerRuntimeInfo          RequestCode = 28  // GET_BROKER_RUNTIME_INFO
+	RequestGetMaxOffset                  RequestCode = 30  // GET_MAX_OFFSET
+	RequestGetMinOffset                  RequestCode = 31  // GET_MIN_OFFSET
+	RequestGetAllConsumerOffset          RequestCode = 43  // GET_ALL_CONSUMER_OFFSET
+	RequestGetAllSubscriptionGroupConfig RequestCode = 201 // GET_ALL_SUBSCRIPTIONGROUP_CONFIG
+	RequestGetConsumerConnectionList     RequestCode = 203 // GET_CONSUMER_CONNECTION_LIST
+	RequestGetProducerConnectionList     RequestCode = 204 // GET_PRODUCER_CONNECTION_LIST
+	RequestGetNamesrvConfig              RequestCode = 319 // GET_NAMESRV_CONFIG
+)
+
 // Response is a server's answer to Invoke.
 type Response struct {
 	Code      ResponseCode

@@ -85,3 +85,22 @@ func TestAdminInvoke(t *testing.T) {
 	require.Equal(t, "REQUEST_CODE_NOT_SUPPORTED", resp.Code.String())
 	require.Equal(t, "GET_MAX_OFFSET", RequestCode(protocol.GetMaxOffset).String())
 }
+
+func TestRequestCodesMatchTheProtocol(t *testing.T) {
+	for code, want := range map[RequestCode]protocol.RequestCode{
+		RequestGetAllTopicConfig:             protocol.GetAllTopicConfig,
+		RequestUpdateBrokerConfig:            protocol.UpdateBrokerConfig,
+		RequestGetBrokerConfig:               protocol.GetBrokerConfig,
+		RequestGetBrokerRuntimeInfo:          protocol.GetBrokerRuntimeInfo,
+		RequestGetMaxOffset:                  protocol.GetMaxOffset,
+		RequestGetMinOffset:                  protocol.GetMinOffset,
+		RequestGetAllConsumerOffset:          protocol.GetAllConsumerOffset,
+		RequestGetAllSubscriptionGroupConfig: protocol.GetAllSubscriptionGroupConfig,
+		RequestGetConsumerConnectionList:     protocol.GetConsumerConnectionList,
+		RequestGetProducerConnectionList:     protocol.GetProducerConnectionList,
+		RequestGetNamesrvConfig:              protocol.GetNamesrvConfig,
+	} {
+		require.Equal(t, int32(want), int32(code), "%s", want)
+		require.Equal(t, want.String(), code.String())
+	}
+}

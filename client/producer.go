@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gorocket/gorocket/internal/protocol"
 	"github.com/gorocket/gorocket/internal/remoting"
 )
 
@@ -212,8 +214,8 @@ func (p *Producer) retryable(ctx context.Context, deadline time.Time, err error)
 // SendAsync sends msg and returns once the request is on its way; cb
 // receives the result or the error exactly once, unless SendAsync itself
 // returns an error, in which case cb is never called. Async sends are not
-// retried. At most MaxInFlight are outstanding; SendAsync waits for room
-// while ctx allows.
+// retried. At most MaxInFlight are outstanding; SendAsync takes a free slot
+// at once, and when there is none waits for one while ctx allows.
 //
 // ctx bounds the whole send, response included (Options.RequestTimeout
 // when it has no deadline): cancelling it fails the send.
@@ -233,35 +235,96 @@ func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(SendResu
 	if err != nil {
 		return err
 	}
-	select {
-	case p.window <- struct{}{}:
-	case <-p.closing:
-		return ErrClosed
-	case <-ctx.Done():
-		return fmt.Errorf("client: waiting for room to send: %w", ctx.Err())
+	return p.sendAsync(ctx, &out, cb)
+}
+
+// SendBatchAsync is SendBatch's asynchronous form: msgs, which must share
+// one topic and have no delay level, go in one request to one queue, and
+// cb receives the result as SendAsync's does (QueueOffset is the first
+// message's). It takes one slot of MaxInFlight, whatever the batch's size.
+func (p *Producer) SendBatchAsync(ctx context.Context, msgs []*Message, cb func(SendResult, error)) error {
+	if cb == nil {
+		return fmt.Errorf("%w: nil callback", ErrInvalidOptions)
 	}
-	if err := p.sendAsync(ctx, out, cb); err != nil {
+	if err := p.checkOpen(); err != nil {
+		return err
+	}
+	out, err := p.prepareBatch(msgs)
+	if err != nil {
+		return err
+	}
+	return p.sendAsync(ctx, &out, cb)
+}
+
+// sendAsync takes a slot of the window and sends out.
+func (p *Producer) sendAsync(ctx context.Context, out *outgoing, cb func(SendResult, error)) error {
+	select {
+	case p.window <- struct{}{}: // a free slot: no wait, whatever ctx says
+	default:
+		select {
+		case p.window <- struct{}{}:
+		case <-p.closing:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("client: waiting for room to send: %w", ctx.Err())
+		}
+	}
+	if err := p.invokeAsync(ctx, out, cb); err != nil {
 		<-p.window
 		return err
 	}
 	return nil
 }
 
-func (p *Producer) sendAsync(ctx context.Context, out outgoing, cb func(SendResult, error)) error {
+func (p *Producer) invokeAsync(ctx context.Context, out *outgoing, cb func(SendResult, error)) error {
 	// A route fetch is bounded by ctx and by the fetch's own timeout.
 	r, err := p.publishRoute(ctx, time.Time{}, out.topic)
 	if err != nil {
 		return err
 	}
-	q, addr, err := p.pick(r, &out, "")
+	q, addr, err := p.pick(r, out, "")
 	if err != nil {
 		return err
 	}
-	sc := p.getSendCall(&out, q)
+	sc := p.getSendCall(out, q)
 	sc.msgID, sc.q, sc.addr, sc.cb = out.msgID, q, addr, cb
 	if err := p.c.rc.InvokeAsync(ctx, addr, &sc.cmd, sc.done); err != nil {
 		sc.free()
 		return fmt.Errorf("client: send to %s (%s): %w", q, addr, p.c.transportError(err))
+	}
+	return nil
+}
+
+// Connect fetches the routes of topics and connects to every broker they
+// publish to, so that the first sends pay for neither: sends do both on
+// first use anyway, Connect only moves the cost up front. ctx bounds the
+// whole (Options.RequestTimeout when it has no deadline).
+func (p *Producer) Connect(ctx context.Context, topics ...string) error {
+	if err := p.checkOpen(); err != nil {
+		return err
+	}
+	until := deadline(ctx, p.c.opts.RequestTimeout)
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	for _, topic := range topics {
+		r, err := p.publishRoute(ctx, until, topic)
+		if err != nil {
+			return err
+		}
+		var brokers []string
+		for _, q := range r.pub {
+			brokers = append(brokers, q.BrokerName)
+		}
+		slices.Sort(brokers)
+		for _, name := range slices.Compact(brokers) {
+			addr := p.c.routes.brokerAddr(name, protocol.MasterID)
+			if addr == "" {
+				return fmt.Errorf("%w: no master for %q", ErrBrokerNotFound, name)
+			}
+			if _, err := p.c.rc.Conn(ctx, addr); err != nil {
+				return fmt.Errorf("client: connect to %s (%s): %w", name, addr, p.c.transportError(err))
+			}
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -374,6 +375,60 @@ func TestSendBatch(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidMessage)
 	_, err = p.SendBatch(testCtx(t))
 	require.ErrorIs(t, err, ErrInvalidMessage)
+}
+
+func TestSendBatchAsync(t *testing.T) {
+	fc := newFakeCluster(t, 1)
+	fc.createTopic("T", 1)
+	p := newTestProducer(t, newTestClient(t, fc), ProducerOptions{MaxInFlight: 2})
+	const batches, per = 20, 5
+	results := make(chan SendResult, batches)
+	for b := range batches {
+		var msgs []*Message
+		for i := range per {
+			msgs = append(msgs, &Message{Topic: "T", Body: fmt.Appendf(nil, "%d-%d", b, i)})
+		}
+		require.NoError(t, p.SendBatchAsync(testCtx(t), msgs, func(res SendResult, err error) {
+			require.NoError(t, err)
+			results <- res
+		}))
+	}
+	offsets := map[int64]bool{}
+	for range batches {
+		res := <-results
+		require.Len(t, strings.Split(res.MsgID, ","), per)
+		offsets[res.QueueOffset] = true
+	}
+	require.Len(t, offsets, batches, "each batch got its own offsets")
+	require.Len(t, fc.brokers[0].records("T", 0), batches*per)
+	require.Equal(t, []protocol.RequestCode{protocol.SendBatchMessage}, slices.Compact(fc.brokers[0].sendCodesSeen()))
+
+	require.ErrorIs(t, p.SendBatchAsync(testCtx(t), nil, func(SendResult, error) {}), ErrInvalidMessage)
+	require.ErrorIs(t, p.SendBatchAsync(testCtx(t), []*Message{{Topic: "T", Body: []byte("x")}}, nil), ErrInvalidOptions)
+}
+
+// Connect fetches the route and dials the brokers before the first send,
+// which then needs neither.
+func TestProducerConnect(t *testing.T) {
+	fc := newFakeCluster(t, 2)
+	fc.createTopic("T", 2)
+	p := newTestProducer(t, newTestClient(t, fc), ProducerOptions{DisableTopicFallback: true})
+	require.NoError(t, p.Connect(testCtx(t), "T"))
+	require.Equal(t, 1, fc.calls(protocol.GetRouteInfoByTopic))
+	for _, b := range fc.brokers {
+		eventually(t, "connected to "+b.name, func() bool { return len(b.srv.Conns()) == 1 })
+	}
+	for range 4 {
+		_, err := p.Send(testCtx(t), &Message{Topic: "T", Body: []byte("x")})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, fc.calls(protocol.GetRouteInfoByTopic), "no route fetch on send")
+	for _, b := range fc.brokers {
+		require.Len(t, b.srv.Conns(), 1, "no new connection to %s", b.name)
+	}
+
+	err := p.Connect(testCtx(t), "Unknown")
+	require.ErrorIs(t, err, ErrTopicNotExist)
 }
 
 func TestSendCompressesLargeBodies(t *testing.T) {
