@@ -184,13 +184,13 @@ func (p *Producer) compress(body []byte) ([]byte, bool) {
 // autoCreateTopicEnable creates a topic it does not have.
 func (p *Producer) request(out *outgoing, q MessageQueue) *remoting.Command {
 	cmd := new(remoting.Command)
-	p.requestInto(cmd, make(protocol.ExtFields, 0, 14), out, q)
+	p.requestInto(cmd, make(protocol.ExtFields, 0, 14), nil, out, q)
 	return cmd
 }
 
 // requestInto is request building into cmd, with the header fields in
-// ext's memory.
-func (p *Producer) requestInto(cmd *remoting.Command, ext protocol.ExtFields, out *outgoing, q MessageQueue) {
+// ext's memory and the text of numbers in text's.
+func (p *Producer) requestInto(cmd *remoting.Command, ext protocol.ExtFields, text []byte, out *outgoing, q MessageQueue) {
 	h := protocol.SendMessageRequestHeader{
 		ProducerGroup:         p.opts.Group,
 		Topic:                 out.topic,
@@ -203,14 +203,16 @@ func (p *Producer) requestInto(cmd *remoting.Command, ext protocol.ExtFields, ou
 		Properties:            out.props,
 		Batch:                 out.batch,
 	}
+	code := protocol.SendMessageV2
 	switch {
 	case out.batch:
-		cmd.ResetRequest(protocol.SendBatchMessage, h.AppendExtV2(ext), out.body)
+		code = protocol.SendBatchMessage
 	case p.sendV1:
 		cmd.ResetRequest(protocol.SendMessage, h.AppendExt(ext), out.body)
-	default:
-		cmd.ResetRequest(protocol.SendMessageV2, h.AppendExtV2(ext), out.body)
+		return
 	}
+	ext, _ = h.AppendExtV2Text(ext, text)
+	cmd.ResetRequest(code, ext, out.body)
 }
 
 // sendCall is the memory of one send in flight: its command and header
@@ -218,9 +220,10 @@ func (p *Producer) requestInto(cmd *remoting.Command, ext protocol.ExtFields, ou
 // once the transport is done with the command: when the invocation has
 // returned (sync) or its callback has run (async).
 type sendCall struct {
-	p   *Producer
-	cmd remoting.Command
-	ext [16]protocol.ExtField // what cmd.ExtFields starts in
+	p    *Producer
+	cmd  remoting.Command
+	ext  [16]protocol.ExtField // what cmd.ExtFields starts in
+	text [20]byte              // the text of the born timestamp
 
 	msgID string
 	q     MessageQueue
@@ -238,14 +241,14 @@ func (p *Producer) getSendCall(out *outgoing, q MessageQueue) *sendCall {
 		sc.done = sc.complete
 	}
 	sc.p = p
-	p.requestInto(&sc.cmd, sc.ext[:0], out, q)
+	p.requestInto(&sc.cmd, sc.ext[:0], sc.text[:0], out, q)
 	return sc
 }
 
 func (sc *sendCall) free() {
 	sc.p, sc.cb = nil, nil
-	sc.cmd = remoting.Command{}
 	clear(sc.ext[:])
+	sc.cmd = remoting.Command{}
 	sc.msgID, sc.q, sc.addr = "", MessageQueue{}, ""
 	sendCalls.Put(sc)
 }

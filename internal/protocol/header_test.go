@@ -319,3 +319,19 @@ func decodeFuzzFields(s string) ExtFields {
 	}
 	return f
 }
+
+func TestSendHeaderV2TextMatchesV2(t *testing.T) {
+	h := SendMessageRequestHeader{ProducerGroup: "g", Topic: "T", DefaultTopic: "TBW102", DefaultTopicQueueNums: 4,
+		QueueID: 3, BornTimestamp: 1700000000123, Properties: "a\x01b\x02", HasMaxReconsumeTimes: true, MaxReconsumeTimes: 16}
+	text := make([]byte, 0, 32)
+	got, text := h.AppendExtV2Text(nil, text)
+	if want := h.AppendExtV2(nil); !reflect.DeepEqual(got, want) {
+		t.Fatalf("AppendExtV2Text = %v, want %v", got, want)
+	}
+	if string(text) != "1700000000123" {
+		t.Fatalf("text = %q", text)
+	}
+	if n := testing.AllocsPerRun(100, func() { h.AppendExtV2Text(got[:0], text[:0]) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
