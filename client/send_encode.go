@@ -223,6 +223,7 @@ type sendCall struct {
 	p    *Producer
 	cmd  remoting.Command
 	ext  [16]protocol.ExtField // what cmd.ExtFields starts in
+	used int                   // entries of ext written
 	text [20]byte              // the text of the born timestamp
 
 	msgID string
@@ -242,13 +243,17 @@ func (p *Producer) getSendCall(out *outgoing, q MessageQueue) *sendCall {
 	}
 	sc.p = p
 	p.requestInto(&sc.cmd, sc.ext[:0], sc.text[:0], out, q)
+	sc.used = min(len(sc.cmd.ExtFields), len(sc.ext))
 	return sc
 }
 
+// free drops what sc refers to, so that a pooled sendCall keeps no body or
+// header alive, and recycles it. The rest of cmd is rewritten by the next
+// ResetRequest.
 func (sc *sendCall) free() {
 	sc.p, sc.cb = nil, nil
-	clear(sc.ext[:])
-	sc.cmd = remoting.Command{}
+	clear(sc.ext[:sc.used])
+	sc.cmd.Body, sc.cmd.ExtFields = nil, nil
 	sc.msgID, sc.q, sc.addr = "", MessageQueue{}, ""
 	sendCalls.Put(sc)
 }
