@@ -169,10 +169,11 @@
 // have a known magic, sane sizes, a PHYSICALOFFSET equal to its position
 // and (checkCRCOnRecover) a matching body CRC. The first bad record ends
 // the log: the tail is cut (zeroed, later segments removed) with a log
-// line giving the offset and the number of bytes cut. ConsumeQueues are
-// truncated to units that point inside the log, then every record past
-// the safe point is dispatched again (idempotently), so ConsumeQueue and
-// IndexFile are rebuilt past their checkpoint. The per-queue offset
+// line giving the offset and the number of bytes cut. Every valid record
+// past the safe point is dispatched again as the scan meets it
+// (idempotently: a ConsumeQueue keeps a unit it already holds), so
+// ConsumeQueue and IndexFile are rebuilt past their checkpoint; then both
+// are truncated to entries that point inside the log. The per-queue offset
 // counters are the ConsumeQueue maxima. After a clean shutdown the safe
 // point is the end of the log and Open reads almost nothing.
 //

@@ -9,11 +9,10 @@ import (
 )
 
 type storeStats struct {
-	putFailed       atomic.Int64
-	putFlushTimeout atomic.Int64
-	getFound        atomic.Int64
-	getMiss         atomic.Int64
-	getTransferred  atomic.Int64
+	putFailed      atomic.Int64
+	getFound       atomic.Int64
+	getMiss        atomic.Int64
+	getTransferred atomic.Int64
 
 	lastCleanMinPhy atomic.Int64
 	indexErrors     atomic.Int64

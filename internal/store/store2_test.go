@@ -124,6 +124,9 @@ func TestReplicationToSlave(t *testing.T) {
 	for i := range 400 {
 		put(t, master, msg("T", int32(i%2), fmt.Sprintf("%04d%s", i, string(make([]byte, 900))), message.PropertyKeys, fmt.Sprint("key", i)))
 	}
+	// The master's queues are compared below: its dispatch runs behind
+	// the acknowledgements, so wait for it as for the slave's.
+	waitDispatched(t, master)
 	// Ship the log the way HA does: from the slave's end, in chunks.
 	for slave.MaxPhyOffset() < master.MaxPhyOffset() {
 		r, err := master.CommitLogData(slave.MaxPhyOffset())

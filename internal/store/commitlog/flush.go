@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -22,7 +23,10 @@ func (c *CommitLog) flushTo(target int64) error {
 		if seg.End() <= from || seg.Start() >= target {
 			continue
 		}
-		if _, err := seg.Flush(); err != nil {
+		// A segment closed since the snapshot was deleted by retention
+		// (which can outrun the flush under ASYNC_FLUSH): nothing of it
+		// needs to reach the disk any more.
+		if _, err := seg.Flush(); err != nil && !errors.Is(err, mappedfile.ErrClosed) {
 			return err
 		}
 	}
@@ -102,19 +106,14 @@ func (c *CommitLog) linger(target int) {
 		return
 	}
 	deadline := time.Now().Add(lingerMax)
-	last := -1
 	for {
 		c.mu.Lock()
 		n := len(c.active.pending)
 		closed := c.closed
 		c.mu.Unlock()
-		if closed || n >= completed || n == last && last >= 0 && time.Now().After(deadline) {
+		if closed || n >= completed || time.Now().After(deadline) {
 			return
 		}
-		if time.Now().After(deadline) {
-			return
-		}
-		last = n
 		runtime.Gosched()
 	}
 }

@@ -63,9 +63,7 @@ type ConsumeQueue struct {
 	max     atomic.Int64 // next logical offset to write
 	flushed atomic.Int64 // logical offset up to which units are durable
 	maxPhy  atomic.Int64 // commit-log end of the last unit (offset+size)
-	// lastTs is the store time of the message in the last unit, kept by
-	// dispatch for the checkpoint.
-	closed atomic.Bool
+	closed  atomic.Bool
 }
 
 // Open opens (creating the directory if needed) the queue in dir with
@@ -313,7 +311,8 @@ func (q *ConsumeQueue) write(off int64, u Unit) error {
 }
 
 // TruncateAfterPhy drops the units whose record ends past phyEnd (the
-// commit log was cut there). Recovery calls it before re-dispatch.
+// commit log was cut there). Recovery calls it after re-dispatch, with the
+// end of the recovered log.
 func (q *ConsumeQueue) TruncateAfterPhy(phyEnd int64) error {
 	end := q.max.Load()
 	for end > q.min.Load() {

@@ -12,16 +12,20 @@
 // update (docs/benchmarks.md, Store, has the measurement).
 //
 // The single writer (the caller holds its own lock) fills the segment in
-// place through the mapping (WriteBuf, then Publish), and flushes with
-// fdatasync on the file descriptor, which writes back the pages dirtied
-// through the mapping. Publish is the visibility point: readers only look
+// one of two ways: through a writable mapping (WriteBuf, then Publish),
+// or, for a segment created with CreateOptions.ReadOnly (the commit log),
+// with pwrite (WriteAt, then Publish) while the mapping serves readers
+// only. Either way it flushes with fdatasync on the
+// file descriptor. Publish is the visibility point: readers only look
 // below Wrote, an atomic that is stored after the bytes are in place.
 //
 // # Lifetime
 //
 // Readers take a reference (Acquire) and return it (Release). Destroy and
 // Close mark the segment closing and drop the owner's reference; the
-// mapping is unmapped, the descriptor closed (and, for Destroy, the file
-// removed) only when the last reference is gone. So a reader never touches
+// mapping is unmapped and the descriptor closed only when the last
+// reference is gone. Destroy unlinks the file at once (the open descriptor
+// keeps its pages), so that a segment of the same name created meanwhile
+// is never removed by a late cleanup. So a reader never touches
 // unmapped memory, however retention, truncation or shutdown race with it.
 package mappedfile

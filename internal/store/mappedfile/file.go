@@ -218,9 +218,6 @@ func (m *File) Wrote() int64 { return m.wrote.Load() }
 // Flushed returns how many bytes are durable.
 func (m *File) Flushed() int64 { return m.flushed.Load() }
 
-// Full reports whether no byte is left.
-func (m *File) Full() bool { return m.wrote.Load() >= m.size }
-
 // LastWrite returns the time of the last Publish (or the file's
 // modification time for a segment opened from disk).
 func (m *File) LastWrite() time.Time { return time.UnixMilli(m.lastWrite.Load()) }
@@ -348,16 +345,25 @@ func (m *File) Destroy() { m.shutdown(true) }
 func (m *File) Done() <-chan struct{} { return m.cleaned }
 
 func (m *File) shutdown(remove bool) {
-	if remove {
-		m.remove.Store(true)
-	}
 	for {
 		v := m.refs.Load()
 		if v&closingBit != 0 {
-			return // already closing
+			if remove {
+				m.remove.Store(true) // closed earlier: removed at cleanup
+			}
+			return
 		}
 		if m.refs.CompareAndSwap(v, v|closingBit) {
 			break
+		}
+	}
+	if remove {
+		// Unlink now, not when the last reader lets go: a file of the
+		// same name may be created meanwhile (a queue deleted and
+		// recreated), and a late unlink would remove that one. The
+		// open descriptor and the mapping stay valid until cleanup.
+		if err := m.fs.Remove(m.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			m.logger.Error("remove segment", "path", m.path, "err", err)
 		}
 	}
 	m.Release() // the owner's reference

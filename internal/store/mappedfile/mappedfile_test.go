@@ -66,8 +66,11 @@ func TestReadOnlyMapSeesPwrite(t *testing.T) {
 }
 
 func TestReferencesDelayUnmap(t *testing.T) {
-	f, err := Create(vfs.Default, t.TempDir(), 0, 4096, CreateOptions{}, nil)
+	dir := t.TempDir()
+	f, err := Create(vfs.Default, dir, 0, 4096, CreateOptions{}, nil)
 	require.NoError(t, err)
+	require.NoError(t, f.WriteAt([]byte("old"), 0))
+	f.Publish(3)
 	require.True(t, f.Acquire())
 	require.True(t, f.Acquire())
 	f.Destroy()
@@ -78,12 +81,21 @@ func TestReferencesDelayUnmap(t *testing.T) {
 		t.Fatal("unmapped with a reader left")
 	default:
 	}
+	b, err := f.Bytes(0, 3)
+	require.NoError(t, err)
+	require.Equal(t, "old", string(b), "the last reader still reads the mapping")
 	_, err = os.Stat(f.Path())
-	require.NoError(t, err, "file stays until the last reader")
+	require.True(t, os.IsNotExist(err), "the name is gone at once")
+
+	// A segment of the same name made meanwhile (a queue deleted and
+	// recreated) survives the old one's last reader.
+	g, err := Create(vfs.Default, dir, 0, 4096, CreateOptions{}, nil)
+	require.NoError(t, err)
+	defer g.Close()
 	f.Release()
 	<-f.Done()
-	_, err = os.Stat(f.Path())
-	require.True(t, os.IsNotExist(err))
+	_, err = os.Stat(g.Path())
+	require.NoError(t, err, "the new segment stays")
 	f.Destroy() // idempotent
 }
 

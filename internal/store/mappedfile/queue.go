@@ -1,10 +1,10 @@
 package mappedfile
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,9 +50,6 @@ func NewQueue(fs vfs.FS, dir string, fileSize int64, opts CreateOptions, logger 
 // Dir returns the directory.
 func (q *Queue) Dir() string { return q.dir }
 
-// FileSize returns the segment size.
-func (q *Queue) FileSize() int64 { return q.fileSize }
-
 // Load opens every segment in the directory. Files whose names are not 20
 // digits are ignored with a warning; a wrong size or a gap between
 // segments is an error (the directory is not ours, or was tampered with).
@@ -94,7 +91,7 @@ func (q *Queue) Load() error {
 		}
 		files = append(files, f)
 	}
-	slices.SortFunc(files, func(a, b *File) int { return cmpInt64(a.start, b.start) })
+	slices.SortFunc(files, func(a, b *File) int { return cmp.Compare(a.start, b.start) })
 	for i, f := range files {
 		if f.start%q.fileSize != 0 || (i > 0 && files[i-1].End() != f.start) {
 			closeAll()
@@ -103,16 +100,6 @@ func (q *Queue) Load() error {
 	}
 	q.files.Store(&files)
 	return nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Files returns a snapshot of the segments, oldest first. The caller must
@@ -141,14 +128,6 @@ func (q *Queue) Last() *File {
 func (q *Queue) MinOffset() int64 {
 	if f := q.First(); f != nil {
 		return f.start
-	}
-	return 0
-}
-
-// MaxWrote returns the offset after the last published byte.
-func (q *Queue) MaxWrote() int64 {
-	if f := q.Last(); f != nil {
-		return f.start + f.Wrote()
 	}
 	return 0
 }
@@ -310,13 +289,4 @@ func (q *Queue) Flush() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// RemoveStray deletes a file in the queue's directory that Load ignored.
-func (q *Queue) RemoveStray(name string) error {
-	err := q.fs.Remove(filepath.Join(q.dir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
 }
