@@ -35,11 +35,6 @@ func (v *propertiesView) Get(key string) (string, bool) {
 	return unsafe.String(unsafe.SliceData(val), len(val)), true
 }
 
-func (f *pullFilter) reset() {
-	f.all, f.codes, f.expr, f.props.b = false, nil, nil, nil
-	f.owned = f.owned[:0]
-}
-
 // MatchByConsumeQueue implements store.MessageFilter: Java's
 // ExpressionMessageFilter.isMatchedByConsumeQueue.
 func (f *pullFilter) MatchByConsumeQueue(tagsCode int64) bool { return f.MatchTagsCode(tagsCode) }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +75,6 @@ type sendConfig struct {
 	clusterName    string
 	maxMessageSize int
 	autoCreate     bool
-	rejectTxn      bool
 	slave          bool
 	region         string
 	traceOn        string
@@ -111,7 +109,6 @@ func newSendProcessor(b *Broker) *sendProcessor {
 			clusterName:    b.opts.BrokerClusterName,
 			maxMessageSize: b.storeOpts.MaxMessageSize,
 			autoCreate:     b.opts.AutoCreateTopicEnable,
-			rejectTxn:      b.opts.RejectTransactionMessage,
 			slave:          b.opts.isSlave(),
 			region:         b.opts.RegionID,
 			traceOn:        strconv.FormatBool(b.opts.TraceOn),
@@ -246,7 +243,7 @@ func (p *sendProcessor) check(t *sendTask) (protocol.TopicConfig, error) {
 		return cfg, p.bad.refuse(c, req, protocol.ServiceNotAvailable, "the broker is a slave; send to its master")
 	}
 	if p.topics.BrokerPermission()&protocol.PermWrite == 0 {
-		return cfg, p.bad.refuse(c, req, protocol.NoPermission, "the broker[%s] sending message is forbidden", p.host())
+		return cfg, p.bad.refuse(c, req, protocol.NoPermission, "the broker[%s] sending message is forbidden", hostOf(p.storeHost))
 	}
 	if err := topic.ValidateTopic(h.Topic); err != nil {
 		return cfg, p.bad.refuse(c, req, protocol.SystemError, "%v", err)
@@ -326,13 +323,6 @@ func (p *sendProcessor) createTopic(t *sendTask) (protocol.TopicConfig, error) {
 	return protocol.TopicConfig{}, err
 }
 
-func (p *sendProcessor) host() string {
-	if ap := p.storeHost.Load(); ap != nil {
-		return ap.Addr().String()
-	}
-	return ""
-}
-
 // fillCommon sets what every record of the request shares.
 func (p *sendProcessor) fillCommon(t *sendTask, m *message.Inner, cfg protocol.TopicConfig) {
 	h := &t.hdr
@@ -372,12 +362,6 @@ func (p *sendProcessor) buildSingle(t *sendTask, cfg protocol.TopicConfig) error
 	if len(props) > message.MaxPropertiesLength {
 		return p.bad.refuse(t.conn, t.req, protocol.MessageIllegal,
 			"the message properties length %d exceeds %d", len(props), message.MaxPropertiesLength)
-	}
-	if v, ok := message.PropertyValue(props, message.PropertyTransactionPrepared); ok && strings.EqualFold(string(v), "true") {
-		if p.cfg.rejectTxn {
-			return p.bad.refuse(t.conn, t.req, protocol.NoPermission,
-				"the broker[%s] sending transaction message is forbidden", p.host())
-		}
 	}
 	sc := SendContext{ProducerGroup: t.hdr.ProducerGroup, MaxReconsumeTimes: -1, RemoteAddr: t.cs.bornHost}
 	if t.hdr.HasMaxReconsumeTimes {

@@ -308,6 +308,14 @@ func TestSendRejectsTransactionsWhenConfigured(t *testing.T) {
 	resp := tb.send(t, sendHeader("T", 0, props(message.PropertyTransactionPrepared, "true", message.PropertyProducerGroup, "pg")), "x")
 	require.Equal(t, protocol.NoPermission, resp.ResponseCode())
 	require.Contains(t, resp.Remark, "transaction")
+
+	// As Java: a retry from a client before 4.6.1 (reconsumeTimes > 0 with a
+	// DELAY) keeps TRAN_MSG but is no transaction, so it is accepted.
+	h := sendHeader("T", 0, props(message.PropertyTransactionPrepared, "true", message.PropertyProducerGroup, "pg",
+		message.PropertyDelayTimeLevel, "3"))
+	h.ReconsumeTimes = 1
+	resp = tb.send(t, h, "retry")
+	require.Equal(t, protocol.Success, resp.ResponseCode(), resp.Remark)
 }
 
 // TestSendSyncFlushManyInFlight pipelines sends on one connection under

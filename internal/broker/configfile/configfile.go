@@ -89,6 +89,14 @@ func New(path string, opts Options, log *slog.Logger) (*File, error) {
 	return &File{path: path, fs: opts.FS, max: opts.MaxSize, log: log.With("file", path)}, nil
 }
 
+// Open returns the File named name (TopicsFile, ...) in the broker's
+// config directory dir, with the default options on fsys (nil: the OS).
+func Open(dir, name string, fsys vfs.FS, log *slog.Logger) (*File, error) {
+	opts := DefaultOptions()
+	opts.FS = fsys
+	return New(filepath.Join(dir, name), opts, log)
+}
+
 // Path returns the path of the main file.
 func (f *File) Path() string { return f.path }
 
@@ -218,8 +226,12 @@ func (f *File) Save(data []byte) error {
 		}
 		return fmt.Errorf("configfile: save %s: %w", f.path, err)
 	}
+	// The new file is in place and is what a restart reads unless the
+	// machine crashes before the rename reaches the disk. Failing the save
+	// now would have the caller keep the old table in memory while the
+	// file holds the new one; the next save's sync makes it durable.
 	if err := f.fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("configfile: save %s: sync directory: %w", f.path, err)
+		f.log.Error("config file saved but its directory entry not synced: the change may not survive a crash until the next save", "err", err)
 	}
 	return nil
 }

@@ -232,6 +232,20 @@ func TestSaveFailuresKeepTheGoodFile(t *testing.T) {
 	}
 }
 
+// TestSaveWhoseDirectorySyncFails: the rename is done, so the save counts
+// (memory and file agree) and the failed sync is logged.
+func TestSaveWhoseDirectorySyncFails(t *testing.T) {
+	ffs := vfs.NewFaultFS(vfs.Default)
+	f, logs := newFile(t, ffs)
+	save(t, f, map[string]int{"old": 1})
+	ffs.SetRule(failOn(vfs.OpSyncDir, filepath.Dir(f.Path())))
+	save(t, f, map[string]int{"new": 2})
+	ffs.SetRule(nil)
+	got, _ := load(t, f)
+	require.Equal(t, map[string]int{"new": 2}, got.Items)
+	require.Contains(t, logs.String(), "directory entry not synced")
+}
+
 func failOn(op vfs.Op, path string) func(vfs.Op, string) error {
 	return func(o vfs.Op, p string) error {
 		if o == op && p == path {

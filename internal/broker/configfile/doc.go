@@ -27,7 +27,10 @@
 //
 // A failure in step 1 (a torn or unsynced temp file) leaves <name>.json as
 // it was. A crash between steps 2 and 3 leaves only the .bak, which Load
-// falls back to. Saves of one File are serialized.
+// falls back to. A failure in step 4 comes after the new file is in place:
+// the save succeeds (so the caller's table and the file agree) and logs
+// that the change may not survive a crash until the next save. Saves of
+// one File are serialized.
 //
 // # Load
 //

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -90,11 +89,7 @@ func Open(dir string, opts Options, log *slog.Logger) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	fopts := configfile.DefaultOptions()
-	if opts.FS != nil {
-		fopts.FS = opts.FS
-	}
-	file, err := configfile.New(filepath.Join(dir, configfile.ConsumerOffsetFile), fopts, log)
+	file, err := configfile.Open(dir, configfile.ConsumerOffsetFile, opts.FS, log)
 	if err != nil {
 		return nil, err
 	}

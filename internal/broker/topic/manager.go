@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,11 +62,7 @@ func Open(dir string, opts Options, log *slog.Logger) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	fopts := configfile.DefaultOptions()
-	if opts.FS != nil {
-		fopts.FS = opts.FS
-	}
-	file, err := configfile.New(filepath.Join(dir, configfile.TopicsFile), fopts, log)
+	file, err := configfile.Open(dir, configfile.TopicsFile, opts.FS, log)
 	if err != nil {
 		return nil, err
 	}
