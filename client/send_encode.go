@@ -223,7 +223,6 @@ type sendCall struct {
 	p    *Producer
 	cmd  remoting.Command
 	ext  [16]protocol.ExtField // what cmd.ExtFields starts in
-	used int                   // entries of ext written
 	text [20]byte              // the text of the born timestamp
 
 	msgID string
@@ -243,7 +242,6 @@ func (p *Producer) getSendCall(out *outgoing, q MessageQueue) *sendCall {
 	}
 	sc.p = p
 	p.requestInto(&sc.cmd, sc.ext[:0], sc.text[:0], out, q)
-	sc.used = min(len(sc.cmd.ExtFields), len(sc.ext))
 	return sc
 }
 
@@ -252,7 +250,9 @@ func (p *Producer) getSendCall(out *outgoing, q MessageQueue) *sendCall {
 // ResetRequest.
 func (sc *sendCall) free() {
 	sc.p, sc.cb = nil, nil
-	clear(sc.ext[:sc.used])
+	// Hooks (ACL signing) may have appended fields since the request
+	// was built: clear as far as cmd's fields reach into ext.
+	clear(sc.ext[:min(len(sc.cmd.ExtFields), len(sc.ext))])
 	sc.cmd.Body, sc.cmd.ExtFields = nil, nil
 	sc.msgID, sc.q, sc.addr = "", MessageQueue{}, ""
 	sendCalls.Put(sc)

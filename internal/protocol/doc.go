@@ -21,8 +21,10 @@
 //
 //   - The hot ones (SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE with
 //     their one-letter names a..n, PULL_MESSAGE, the send and pull responses)
-//     are written by hand: one pass over the fields, no reflection, no
-//     allocation beyond what the caller's slice needs.
+//     are written by hand: one pass over the fields, no reflection. Encoding
+//     allocates only the text of numbers too large for strconv's small-number
+//     strings (the send header's born timestamp: AppendExtV2Text writes it
+//     into the caller's buffer instead; the response's offsets).
 //   - The others declare their fields with `ext:"name"` or
 //     `ext:"name,required"` tags and go through a small reflection codec that
 //     caches each type's layout.

@@ -83,7 +83,7 @@ func newConn(nc net.Conn, env *endpoint) *Conn {
 	}
 	c.fr = frameReader{r: bufio.NewReaderSize(nc, env.opts.ReadBufferSize), maxFrame: env.opts.MaxFrameSize}
 	c.lastActive.Store(env.now())
-	if sc, ok := nc.(syscall.Conn); ok && !env.opts.noDirectWrites {
+	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.direct = c.writeDirect

@@ -35,10 +35,6 @@ type ConnOptions struct {
 	// SerializeType is used for requests this side initiates. Responses
 	// always use the request's.
 	SerializeType SerializeType
-
-	// noDirectWrites makes every frame go through the writer goroutine
-	// (see sendQueue): for benchmarks that compare the two.
-	noDirectWrites bool
 }
 
 // DefaultConnOptions returns the defaults: Java's where Java has one.

@@ -42,7 +42,7 @@ func (f *outFrame) finish() {
 	framePool.Put(f)
 }
 
-// size returns how many bytes of f are still to be written after skip.
+// size returns the length of the whole frame: its head and every part.
 func (f *outFrame) size() int {
 	n := len(f.buf)
 	for _, p := range f.parts {
