@@ -49,6 +49,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			pprofFlag,
 		},
 		Commands: []*cli.Command{
 			standaloneCommand(stdout, stderr),

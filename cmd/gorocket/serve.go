@@ -60,6 +60,9 @@ func standaloneCommand(stdout, stderr io.Writer) *cli.Command {
 			if cmd.Bool("print-config") {
 				return config.Print(stdout, &opts.Broker, &opts.Store)
 			}
+			if err := startPprof(ctx, cmd, log); err != nil {
+				return err
+			}
 			s, err := standalone.Start(ctx, opts, log)
 			if err != nil {
 				return err
@@ -91,6 +94,9 @@ func namesrvCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			if cmd.Bool("print-config") {
 				return config.Print(stdout, &opts)
+			}
+			if err := startPprof(ctx, cmd, log); err != nil {
+				return err
 			}
 			ns, err := namesrv.New(opts, log)
 			if err != nil {
@@ -137,6 +143,9 @@ func brokerCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			if cmd.Bool("print-config") {
 				return config.Print(stdout, &bOpts, &sOpts)
+			}
+			if err := startPprof(ctx, cmd, log); err != nil {
+				return err
 			}
 			b, err := broker.New(bOpts, sOpts, log.With("component", "broker"))
 			if err != nil {

@@ -29,7 +29,9 @@ type Options struct {
 }
 
 // DefaultOptions listen on 127.0.0.1:9876 and 127.0.0.1:10911, announce the
-// broker as 127.0.0.1, create topics on first use and keep data in ./data.
+// broker as 127.0.0.1, create topics on first use and keep data in ./data:
+// the store in data/store, the NameServer's KV configuration in
+// data/namesrv/kvConfig.json.
 func DefaultOptions() Options {
 	o := Options{
 		DataDir: "data",
@@ -41,6 +43,7 @@ func DefaultOptions() Options {
 	o.Broker.BindAddress = "127.0.0.1"
 	o.Broker.BrokerIP1 = "127.0.0.1"
 	o.Broker.AutoCreateTopicEnable = true
+	o.Namesrv.KVConfigPath = ""   // derived from DataDir, not $HOME
 	o.Store.StorePathRootDir = "" // derived from DataDir
 	return o
 }
@@ -51,10 +54,14 @@ type Standalone struct {
 	b  *broker.Broker
 }
 
-// Start starts the NameServer, then the Broker registered with it.
+// Start starts the NameServer, then the Broker registered with it. A nil
+// log discards.
 func Start(ctx context.Context, opts Options, log *slog.Logger) (*Standalone, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("standalone: empty data dir")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Namesrv.KVConfigPath == "" {
 		opts.Namesrv.KVConfigPath = filepath.Join(opts.DataDir, "namesrv", "kvConfig.json")
