@@ -106,7 +106,7 @@ func verify(t *testing.T, c *client.Client, topic string, acked map[ackKey]strin
 	if len(acked) == 0 {
 		return
 	}
-	got := drain(t, c, topic)
+	got := drain(t, c, topic, len(acked))
 	byQueue := map[int][]string{}
 	for q, bodies := range got {
 		byQueue[q.QueueID] = bodies

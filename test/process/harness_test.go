@@ -199,8 +199,11 @@ func createTopic(t *testing.T, c *client.Client, topic string, queues int) {
 }
 
 // drain pulls every message of topic from every queue and returns the
-// bodies by queue, in queue order.
-func drain(t *testing.T, c *client.Client, topic string) map[client.MessageQueue][]string {
+// bodies by queue, in queue order. It waits, up to 20 s, until it has at
+// least want of them: an acknowledged message becomes pullable once the
+// broker has dispatched it to its ConsumeQueue, which under a loaded
+// machine (creating and syncing a new ConsumeQueue file) can take a while.
+func drain(t *testing.T, c *client.Client, topic string, want int) map[client.MessageQueue][]string {
 	t.Helper()
 	pc, err := client.NewPullConsumer(c, client.PullConsumerOptions{Group: "process_test_reader"})
 	require.NoError(t, err)
@@ -213,20 +216,32 @@ func drain(t *testing.T, c *client.Client, topic string) map[client.MessageQueue
 		return err
 	})
 	out := map[client.MessageQueue][]string{}
-	for _, q := range queues {
-		for off := int64(0); ; {
-			res, err := pc.Pull(ctx, client.PullRequest{Queue: q, Offset: off, MaxNums: 32})
-			require.NoError(t, err)
-			if len(res.Messages) == 0 {
-				break
+	next := map[client.MessageQueue]int64{}
+	deadline := time.Now().Add(20 * time.Second)
+	for total, suspend := 0, time.Duration(0); ; suspend = 50 * time.Millisecond {
+		for _, q := range queues {
+			for {
+				// Long polling (after a first pass that came up short)
+				// answers as soon as a message is dispatched.
+				res, err := pc.Pull(ctx, client.PullRequest{Queue: q, Offset: next[q], MaxNums: 32, Suspend: suspend})
+				require.NoError(t, err)
+				if len(res.Messages) == 0 {
+					break
+				}
+				for _, m := range res.Messages {
+					out[q] = append(out[q], string(m.Body))
+				}
+				total += len(res.Messages)
+				next[q] = res.NextBeginOffset
 			}
-			for _, m := range res.Messages {
-				out[q] = append(out[q], string(m.Body))
-			}
-			off = res.NextBeginOffset
+		}
+		if total >= want {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drain %s: %d messages after 20s, want at least %d", topic, total, want)
 		}
 	}
-	return out
 }
 
 func eventually(t *testing.T, within time.Duration, cond func() error) {

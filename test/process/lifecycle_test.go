@@ -3,6 +3,9 @@ package process
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +47,7 @@ func TestStandaloneShutsDownCleanly(t *testing.T) {
 
 	standalone(t, dir, nsPort, brokerPort)
 	c2 := newClient(t, addr(nsPort))
-	got := drain(t, c2, topic)
+	got := drain(t, c2, topic, n)
 	total := 0
 	for _, bodies := range got {
 		total += len(bodies)
@@ -154,7 +157,7 @@ func TestTwoMastersAndTwoNameServers(t *testing.T) {
 	// One NameServer goes away: the other still routes.
 	require.NoError(t, n2.stop(10*time.Second))
 	c2 := newClient(t, addr(ns2), addr(ns1))
-	got := drain(t, c2, topic)
+	got := drain(t, c2, topic, perBroker["broker-a"]+40)
 	total := 0
 	for q, bodies := range got {
 		require.Equal(t, "broker-a", q.BrokerName)
@@ -166,4 +169,20 @@ func TestTwoMastersAndTwoNameServers(t *testing.T) {
 			require.True(t, strings.HasPrefix(b, "a-") || strings.HasPrefix(b, "b-"))
 		}
 	}
+}
+
+// TestPprofFlag: `gorocket --pprof ADDR` serves the Go runtime profiles of
+// the server, for profiling a broker under load.
+func TestPprofFlag(t *testing.T) {
+	pprofAddr := addr(freePort(t))
+	start(t, "standalone --pprof", nil, `^Broker .* listening on`,
+		"--pprof", pprofAddr, "standalone", "--data-dir", t.TempDir(),
+		"--namesrv-port", strconv.Itoa(freePort(t)), "--broker-port", strconv.Itoa(freePort(t)))
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/cmdline")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "standalone", "the profile endpoints are the server's own")
 }
