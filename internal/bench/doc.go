@@ -9,9 +9,9 @@
 // own client (its own client id and TCP connection). Asynchronous sends keep
 // up to Inflight requests outstanding per producer (pipelined on the
 // connection); Sync sends one at a time. Batch > 1 sends SEND_BATCH_MESSAGE
-// requests of Batch messages; since the client has no asynchronous batch
-// send, Inflight batches are kept outstanding by Inflight goroutines per
-// producer, each sending synchronously.
+// requests of Batch messages; Inflight batches are kept outstanding by
+// Inflight goroutines per producer, each sending synchronously
+// (Producer.SendBatch; the tool predates Producer.SendBatchAsync).
 //
 // Consume drains a topic's queues with a PullConsumer: one goroutine per
 // queue, PullBatch messages per request, the consumed offset committed with
