@@ -171,9 +171,11 @@
 // the log: the tail is cut (zeroed, later segments removed) with a log
 // line giving the offset and the number of bytes cut. Every valid record
 // past the safe point is dispatched again as the scan meets it
-// (idempotently: a ConsumeQueue keeps a unit it already holds), so
-// ConsumeQueue and IndexFile are rebuilt past their checkpoint; then both
-// are truncated to entries that point inside the log. The per-queue offset
+// (idempotently: a ConsumeQueue keeps a unit it already holds, and
+// rewrites, with a warning, one that disagrees with the record, as a unit
+// torn by a power loss can), so ConsumeQueue and IndexFile are rebuilt
+// past their checkpoint; then both are truncated to entries that point
+// inside the log. The per-queue offset
 // counters are the ConsumeQueue maxima. After a clean shutdown the safe
 // point is the end of the log and Open reads almost nothing.
 //

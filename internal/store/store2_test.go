@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorocket/gorocket/internal/message"
+	"github.com/gorocket/gorocket/internal/store/consumequeue"
 	"github.com/gorocket/gorocket/internal/store/mappedfile"
 	"github.com/gorocket/gorocket/internal/store/vfs"
 	"github.com/stretchr/testify/require"
@@ -294,4 +295,38 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		}
 	})
 	require.Zero(t, allocs, "PutMessage")
+}
+
+// TestRecoveryRewritesDisagreeingUnit: a ConsumeQueue unit that still
+// looks valid but disagrees with the commit log (torn by a power loss) is
+// rewritten from the log by recovery, so the consumer reads the right
+// message instead of a wrong slice of the log.
+func TestRecoveryRewritesDisagreeingUnit(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(dir)
+	s := openStore(t, o, Hooks{})
+	var want []string
+	for i := range 20 {
+		want = append(want, fmt.Sprintf("body-%02d", i))
+		put(t, s, msg("T", 0, want[i]))
+	}
+	waitDispatched(t, s)
+	s.crash()
+	// No checkpoint: recovery re-dispatches the whole log.
+	require.NoError(t, os.Remove(filepath.Join(dir, "checkpoint")))
+
+	f, err := os.OpenFile(filepath.Join(dir, "consumequeue", "T", "0", mappedfile.FileName(0)), os.O_RDWR, 0)
+	require.NoError(t, err)
+	// Unit 5 now points at record 6: valid-looking, and wrong.
+	u6 := make([]byte, consumequeue.UnitSize)
+	_, err = f.ReadAt(u6, 6*consumequeue.UnitSize)
+	require.NoError(t, err)
+	_, err = f.WriteAt(u6, 5*consumequeue.UnitSize)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	s = openStore(t, o, Hooks{})
+	defer s.Close()
+	require.Equal(t, int64(20), s.MaxOffsetInQueue("T", 0))
+	require.Equal(t, want, bodies(t, s, "T", 0, 0))
 }

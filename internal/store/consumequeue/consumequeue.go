@@ -245,16 +245,20 @@ func (q *ConsumeQueue) Units(off int64, max int) (f *mappedfile.File, units []by
 }
 
 // Put writes the unit for queue offset off. An offset below MaxOffset is
-// already present (re-dispatch after recovery) and skipped; an offset
+// already present (re-dispatch after recovery) and skipped, unless the
+// unit there differs, which is then rewritten (see rewrite); an offset
 // above it is a gap, filled with blank units (a queue that starts above
 // 0, e.g. on a new slave, starts its first segment there). It returns
-// whether a unit was written.
+// whether a unit was appended.
 func (q *ConsumeQueue) Put(off int64, u Unit) (bool, error) {
 	if q.closed.Load() {
 		return false, ErrClosed
 	}
 	cur := q.max.Load()
 	if off < cur {
+		if have, ok := q.Unit(off); ok && have != u {
+			return false, q.rewrite(off, have, u)
+		}
 		return false, nil
 	}
 	if off > cur {
@@ -307,6 +311,38 @@ func (q *ConsumeQueue) write(off int64, u Unit) error {
 	putUnit(b, u)
 	f.Publish(UnitSize)
 	q.max.Store(off + 1)
+	return nil
+}
+
+// rewrite replaces the unit at off, below MaxOffset, with u. Only
+// re-dispatch after a crash meets a unit that differs from the commit
+// log's record: one torn by a power loss (a unit can straddle two disk
+// sectors, and only one reached the platter) yet still plausible enough
+// for Recover's scan. The commit log is the truth. The rewrite is synced
+// at once: the queue's flush position is already past it, so no later
+// flush would know to.
+func (q *ConsumeQueue) rewrite(off int64, have, u Unit) error {
+	pos := off * UnitSize
+	f := q.segs.Acquire(pos)
+	if f == nil {
+		return nil // deleted by retention meanwhile
+	}
+	defer f.Release()
+	var b [UnitSize]byte
+	putUnit(b[:], u)
+	if err := f.WriteAt(b[:], pos-f.Start()); err != nil {
+		return fmt.Errorf("consumequeue: %s/%d: rewrite unit %d: %w", q.topic, q.queueID, off, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("consumequeue: %s/%d: rewrite unit %d: %w", q.topic, q.queueID, off, err)
+	}
+	if off == q.max.Load()-1 && !u.Blank() {
+		q.maxPhy.Store(u.Offset + int64(u.Size))
+	}
+	q.logger.Warn("consume queue unit disagreed with the commit log and was rewritten",
+		"topic", q.topic, "queue", q.queueID, "offset", off,
+		"had", fmt.Sprintf("%d/%d/%d", have.Offset, have.Size, have.TagsCode),
+		"now", fmt.Sprintf("%d/%d/%d", u.Offset, u.Size, u.TagsCode))
 	return nil
 }
 
