@@ -23,7 +23,7 @@ type cqTable struct {
 	topics map[string]map[int32]*consumequeue.ConsumeQueue
 }
 
-func loadConsumeQueues(fs vfs.FS, dir string, units int64, logger *slog.Logger) (*cqTable, error) {
+func loadConsumeQueues(fs vfs.FS, dir string, units int64, afterCrash bool, logger *slog.Logger) (*cqTable, error) {
 	t := &cqTable{fs: fs, dir: dir, units: units, logger: logger, topics: make(map[string]map[int32]*consumequeue.ConsumeQueue)}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func loadConsumeQueues(fs vfs.FS, dir string, units int64, logger *slog.Logger) 
 				t.closeAll()
 				return nil, fmt.Errorf("store: consume queue %s/%d: %w", te.Name(), id, err)
 			}
-			if err := cq.Recover(); err != nil {
+			if err := cq.Recover(afterCrash); err != nil {
 				cq.Close()
 				t.closeAll()
 				return nil, fmt.Errorf("store: consume queue %s/%d: %w", te.Name(), id, err)
@@ -107,7 +107,7 @@ func (t *cqTable) getOrCreate(topic []byte, id int32) (*consumequeue.ConsumeQueu
 	if err != nil {
 		return nil, err
 	}
-	if err := cq.Recover(); err != nil {
+	if err := cq.Recover(true); err != nil { // a new queue: nothing to read
 		cq.Close()
 		return nil, err
 	}

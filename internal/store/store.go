@@ -155,7 +155,10 @@ func (s *Store) open() error {
 	if s.cl, err = commitlog.Open(s.fs, clOpts, s.logger.With("component", "commitlog")); err != nil {
 		return err
 	}
-	if s.cqs, err = loadConsumeQueues(s.fs, filepath.Join(root, "consumequeue"), s.opts.unitsPerConsumeQueueFile(), s.logger); err != nil {
+	// Without our checkpoint (a Java store, a torn checkpoint) the last
+	// shutdown is not known to be clean either.
+	afterCrash := abnormal || !cp.Extended
+	if s.cqs, err = loadConsumeQueues(s.fs, filepath.Join(root, "consumequeue"), s.opts.unitsPerConsumeQueueFile(), afterCrash, s.logger); err != nil {
 		return err
 	}
 	if s.idx, err = index.OpenService(s.fs, filepath.Join(root, "index"), s.opts.MaxHashSlotNum, s.opts.MaxIndexNum, s.logger.With("component", "index")); err != nil {

@@ -106,7 +106,16 @@ func (q *ConsumeQueue) Segments() *mappedfile.Queue { return q.segs }
 // Recover finds the last written unit by scanning the last three
 // segments, as Java does, cuts anything after it and sets MinOffset from
 // the first segment. It returns an error only if the cut fails.
-func (q *ConsumeQueue) Recover() error {
+//
+// afterCrash says the store was not shut down cleanly: then stray bytes
+// may lie past the last valid unit (a unit torn in its middle, a page
+// written back before the one ahead of it), so the rest of the segment is
+// read and zeroed where needed. After a clean shutdown nothing lies past
+// the last unit, and the rest of the segment, which is mostly never
+// written (a fresh segment is 6 MB of zeros at the default size), is left
+// unread: a broker with thousands of queues starts without paging them
+// all in.
+func (q *ConsumeQueue) Recover(afterCrash bool) error {
 	files := q.segs.Files()
 	if len(files) == 0 {
 		q.min.Store(0)
@@ -117,6 +126,12 @@ func (q *ConsumeQueue) Recover() error {
 	from := max(0, len(files)-3)
 	end := files[from].Start() // byte position after the last valid unit
 	var last Unit
+	// The scan reads a page or two per segment (more only after a crash,
+	// to find stray bytes): no read-ahead of whole segments meanwhile.
+	for _, f := range files[from:] {
+		f.AdviseRandom(true)
+		defer f.AdviseRandom(false)
+	}
 scan:
 	for _, f := range files[from:] {
 		data := f.Data()
@@ -129,7 +144,11 @@ scan:
 			end = f.Start() + rel + UnitSize
 		}
 	}
-	if err := q.cutAt(end); err != nil {
+	dirty := end // clean: nothing written past the last unit
+	if afterCrash {
+		dirty = files[len(files)-1].End()
+	}
+	if err := q.cutAt(end, dirty); err != nil {
 		return err
 	}
 	if !last.Blank() && last.Valid() {
@@ -145,16 +164,18 @@ scan:
 }
 
 // cutAt makes end (a byte position) the end of the queue: positions are
-// set, non-zero bytes after it in its segment are zeroed, and later
-// segments are removed.
-func (q *ConsumeQueue) cutAt(end int64) error {
+// set, non-zero bytes after it in its segment (looked for up to dirty, the
+// furthest position anything may have been written to) are zeroed, and
+// later segments are removed.
+func (q *ConsumeQueue) cutAt(end, dirty int64) error {
 	for _, f := range q.segs.Files() {
 		switch {
 		case f.End() <= end:
 			f.SetPositions(q.fileSize, q.fileSize)
 		case f.Start() <= end:
 			rel := end - f.Start()
-			if hasNonZero(f.Data()[rel:]) {
+			upTo := min(max(dirty, end), f.End()) - f.Start()
+			if hasNonZero(f.Data()[rel:upTo]) {
 				if err := f.ZeroFrom(rel); err != nil {
 					return err
 				}
@@ -365,7 +386,7 @@ func (q *ConsumeQueue) TruncateAfterPhy(phyEnd int64) error {
 		return nil
 	}
 	q.logger.Info("consume queue truncated", "topic", q.topic, "queue", q.queueID, "from", q.max.Load(), "to", end)
-	if err := q.cutAt(end * UnitSize); err != nil {
+	if err := q.cutAt(end*UnitSize, q.max.Load()*UnitSize); err != nil {
 		return err
 	}
 	q.maxPhy.Store(0)

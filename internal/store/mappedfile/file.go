@@ -413,6 +413,21 @@ func (m *File) ZeroFrom(pos int64) error {
 	return nil
 }
 
+// AdviseRandom turns the kernel's read-ahead for the mapping off (true)
+// or back to normal (false). A recovery scan that touches a page or two of
+// each of thousands of segments sets it first: with read-ahead, every
+// first touch reads megabytes (the device's read_ahead_kb, 8 MiB on some
+// virtual disks) into the page cache. It is advice: failures are ignored.
+func (m *File) AdviseRandom(random bool) {
+	advice := unix.MADV_NORMAL
+	if random {
+		advice = unix.MADV_RANDOM
+	}
+	if len(m.data) > 0 {
+		_ = unix.Madvise(m.data, advice)
+	}
+}
+
 // Resident returns how many bytes of [pos, pos+n) are in the page cache.
 // The caller must hold a reference.
 func (m *File) Resident(pos, n int64, vec []byte) (int64, error) {
