@@ -34,7 +34,18 @@ func (s *Store) dispatchLoop() {
 		case <-s.dispatchCh:
 		case <-t.C:
 		}
-		if err := s.dispatchAvailable(); err != nil && time.Since(lastErr) > 10*time.Second {
+		err := s.dispatchAvailable()
+		if err == nil {
+			if s.stats.dispatchErr.Swap(nil) != nil {
+				s.logger.Info("dispatch resumed", "offset", s.reputFrom.Load())
+			}
+			continue
+		}
+		// Dispatch stays at the record it could not dispatch (a unit is
+		// never skipped) and retries on the next kick or tick.
+		msg := err.Error()
+		s.stats.dispatchErr.Store(&msg)
+		if time.Since(lastErr) > 10*time.Second {
 			lastErr = time.Now()
 			s.logger.Error("dispatch stalled", "offset", s.reputFrom.Load(), "err", err)
 		}

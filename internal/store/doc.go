@@ -144,8 +144,12 @@
 // two half-size groups. A flush that fails or exceeds syncFlushTimeout
 // (a watchdog goroutine times waiters out even while fdatasync hangs)
 // returns an error (FLUSH_DISK_TIMEOUT), never OK. A failed pwrite or
-// fdatasync makes the commit log refuse further writes until restart
-// (the page cache can no longer be trusted); reads keep working.
+// fdatasync (the ASYNC_FLUSH flusher's too, and a slave's
+// AppendToCommitLog) makes the commit log refuse further writes until
+// restart (the page cache can no longer be trusted): it is logged and
+// shown in Stats.WriteError, and appends fail at once with
+// SERVICE_NOT_AVAILABLE; reads keep working, and appends acknowledged
+// before it stay in the log.
 //
 // PutMessageAsync is the form the broker should use on its connection
 // readers: it returns at once and calls back when the append is durable,
@@ -158,7 +162,12 @@
 // appends ConsumeQueue units and IndexFile entries, then calls
 // Hooks.OnMessageArrival (outside every lock readers take). Under
 // SYNC_FLUSH it dispatches only flushed records, so a consumer never sees
-// a message that a crash could take back.
+// a message that a crash could take back. A record whose ConsumeQueue
+// unit cannot be written (a new segment on a full disk) stops dispatch
+// there, never skipped: the error is logged and shown in
+// Stats.DispatchError, and dispatch retries until it gets through. A
+// failed flush of the logical files or of the checkpoint is logged and
+// retried; logicsSafeOffset does not move while one fails.
 //
 // # Recovery
 //

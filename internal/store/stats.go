@@ -17,6 +17,7 @@ type storeStats struct {
 	lastCleanMinPhy atomic.Int64
 	indexErrors     atomic.Int64
 	lastIndexErrLog atomic.Int64
+	dispatchErr     atomic.Pointer[string] // why dispatch is stuck; nil when it is not
 
 	mu           sync.Mutex // flushLogics
 	lastThorough time.Time
@@ -46,6 +47,7 @@ type Stats struct {
 	DiskUsedRatio          float64
 	DiskFull               bool
 	WriteError             string // why the commit log refuses writes, if it does
+	DispatchError          string // why dispatch is stuck, if it is (it retries)
 }
 
 // Stats returns a snapshot of the counters.
@@ -74,6 +76,9 @@ func (s *Store) Stats() Stats {
 	st.DispatchBehindBytes = max(0, st.CommitLogMaxOffset-st.DispatchedOffset)
 	if err := s.cl.Broken(); err != nil {
 		st.WriteError = err.Error()
+	}
+	if e := s.stats.dispatchErr.Load(); e != nil {
+		st.DispatchError = *e
 	}
 	return st
 }

@@ -265,10 +265,17 @@ func (c *CommitLog) writeRun(b *wbuf, r run, now time.Time) error {
 
 func (c *CommitLog) breakLog(err error) {
 	c.mu.Lock()
+	c.breakLocked(err)
+	c.mu.Unlock()
+}
+
+// breakLocked makes the log refuse writes until restart (the first
+// error is kept and logged) and wakes appenders waiting for buffer
+// space. c.mu must be held.
+func (c *CommitLog) breakLocked(err error) {
 	if c.broken == nil {
 		c.broken = err
 		c.logger.Error("commit log refuses writes until restart", "err", err)
 	}
 	c.space.Broadcast()
-	c.mu.Unlock()
 }

@@ -43,7 +43,7 @@ func (c *CommitLog) AppendRaw(offset int64, data []byte) error {
 		return c.wrapSegmentErr(err)
 	}
 	if err := seg.WriteAt(data, rel); err != nil {
-		c.broken = fmt.Errorf("write: %w", err)
+		c.breakLocked(fmt.Errorf("replica write at %d: %w", offset, err))
 		return fmt.Errorf("%w: %w", ErrBroken, err)
 	}
 	seg.Publish(int64(len(data)))
@@ -54,7 +54,7 @@ func (c *CommitLog) AppendRaw(offset int64, data []byte) error {
 	c.stats.Bytes.Add(int64(len(data)))
 	if c.opts.FlushMode == SyncFlush {
 		if err := c.flushTo(end); err != nil {
-			c.broken = fmt.Errorf("flush: %w", err)
+			c.breakLocked(fmt.Errorf("replica flush to %d: %w", end, err))
 			return fmt.Errorf("%w: %w", ErrBroken, err)
 		}
 	}
