@@ -81,6 +81,9 @@ func (p *adminBrokerProcessor) getBrokerRuntimeInfo(_ context.Context, _ *remoti
 	if st.WriteError != "" {
 		t["commitLogWriteError"] = st.WriteError
 	}
+	if st.DispatchError != "" {
+		t["dispatchError"] = st.DispatchError
+	}
 	if p.extra != nil {
 		p.extra(t)
 	}

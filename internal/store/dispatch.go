@@ -36,7 +36,7 @@ func (s *Store) dispatchLoop() {
 		}
 		err := s.dispatchAvailable()
 		if err == nil {
-			if s.stats.dispatchErr.Swap(nil) != nil {
+			if s.stats.dispatchErr.Load() != nil && s.stats.dispatchErr.Swap(nil) != nil {
 				s.logger.Info("dispatch resumed", "offset", s.reputFrom.Load())
 			}
 			continue
