@@ -142,8 +142,11 @@
 // (at most 50 µs, yielding) while the writers it just woke append again,
 // so synchronous writers share one sync instead of alternating between
 // two half-size groups. A flush that fails or exceeds syncFlushTimeout
-// (a watchdog goroutine times waiters out even while fdatasync hangs)
-// returns an error (FLUSH_DISK_TIMEOUT), never OK. A failed pwrite or
+// returns an error (FLUSH_DISK_TIMEOUT), never OK: a watchdog goroutine
+// times waiters out syncFlushTimeout after their append even while
+// fdatasync hangs, both those written out and those appended meanwhile,
+// which wait in the write buffer until the committer is back (they stay
+// appended, as Java's do). A failed pwrite or
 // fdatasync (the ASYNC_FLUSH flusher's too, and a slave's
 // AppendToCommitLog) makes the commit log refuse further writes until
 // restart (the page cache can no longer be trusted): it is logged and

@@ -134,7 +134,11 @@ func (c *CommitLog) Append(msgs []*message.Inner, wait bool, w Waiter) error {
 	c.reserved = pos
 	b.lastTs = now
 	b.end = pos
-	b.pending = append(b.pending, pending{w: w, res: res, wait: wait})
+	pd := pending{w: w, res: res, wait: wait}
+	if wait && c.opts.FlushMode == SyncFlush {
+		pd.deadline = c.monotonic() + int64(c.opts.SyncFlushTimeout)
+	}
+	b.pending = append(b.pending, pd)
 	c.stats.Appends.Add(1)
 	c.stats.Messages.Add(int64(len(msgs)))
 	c.stats.Bytes.Add(int64(res.Size))
@@ -210,7 +214,9 @@ func (c *CommitLog) writeOut(b *wbuf) {
 	if err != nil {
 		c.breakLog(fmt.Errorf("write: %w", err))
 		for i := range b.pending {
-			b.pending[i].w.AppendDone(b.pending[i].res, fmt.Errorf("%w: %w", ErrBroken, err))
+			if p := &b.pending[i]; !p.answered {
+				p.w.AppendDone(p.res, fmt.Errorf("%w: %w", ErrBroken, err))
+			}
 		}
 		return
 	}
@@ -226,12 +232,13 @@ func (c *CommitLog) writeOut(b *wbuf) {
 		}
 		return
 	}
-	deadline := c.monotonic() + int64(c.opts.SyncFlushTimeout)
+	// b left the active buffer before this write-out, so the watchdog
+	// no longer touches it: answered is stable here.
 	c.gmu.Lock()
 	for i := range b.pending {
 		p := &b.pending[i]
-		if p.wait {
-			c.gq = append(c.gq, gwait{w: p.w, res: p.res, deadline: deadline})
+		if p.wait && !p.answered {
+			c.gq = append(c.gq, gwait{w: p.w, res: p.res, deadline: p.deadline})
 		}
 	}
 	c.gmu.Unlock()

@@ -36,6 +36,11 @@ type pending struct {
 	w    Waiter
 	res  Result
 	wait bool // needs an fdatasync under SyncFlush
+	// Under SyncFlush, for wait: when the flush watchdog answers it with
+	// ErrFlushTimeout if it is still in the active buffer (the committer
+	// is stuck in an fdatasync), and whether it has.
+	deadline int64 // monotonic ns
+	answered bool
 }
 
 // run is a stretch of a write buffer that lands contiguously in one
@@ -52,6 +57,7 @@ type wbuf struct {
 	pending []pending
 	lastTs  int64 // store timestamp of the last record
 	end     int64 // commit-log offset after the buffer's last byte
+	watched int   // pending entries the flush watchdog is done with
 }
 
 func (b *wbuf) reset() {
@@ -59,6 +65,7 @@ func (b *wbuf) reset() {
 	b.runs = b.runs[:0]
 	clear(b.pending) // drop Waiter references
 	b.pending = b.pending[:0]
+	b.watched = 0
 }
 
 type gwait struct {

@@ -317,8 +317,25 @@ func TestSyncFlushTimeoutIsAnError(t *testing.T) {
 	require.NoError(t, c.Append([]*message.Inner{newMsg("T", 0, "x")}, true, w))
 	_, err := w.get(t)
 	require.ErrorIs(t, err, ErrFlushTimeout)
+
+	// Appends made while the committer is stuck in that fdatasync wait in
+	// the active buffer: they are answered on time too, and exactly once
+	// (a second answer would close a closed channel) when the disk is back.
+	later := []*waitResult{newWait(), newWait()}
+	for i, lw := range later {
+		require.NoError(t, c.Append([]*message.Inner{newMsg("T", 0, fmt.Sprint("y", i))}, true, lw))
+	}
+	for _, lw := range later {
+		r, err := lw.get(t)
+		require.ErrorIs(t, err, ErrFlushTimeout)
+		require.Positive(t, r.Offset, "the answer carries where the record is stored")
+	}
+	require.Equal(t, int64(3), c.Stats().FlushTimeout.Load())
 	once.Do(func() { close(release) })
 	fs.SetRule(nil)
+	require.Eventually(t, func() bool { return c.FlushedOffset() >= later[1].r.End }, 10*time.Second, time.Millisecond,
+		"the stored records reach the disk once it is back")
+	require.Len(t, readAll(t, c), 3)
 	require.NoError(t, c.Close())
 }
 

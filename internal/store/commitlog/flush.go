@@ -119,8 +119,12 @@ func (c *CommitLog) linger(target int) {
 }
 
 // flushWatchdog completes SyncFlush waiters whose sync did not finish
-// within SyncFlushTimeout with ErrFlushTimeout, even while the flusher is
-// stuck in fdatasync.
+// within SyncFlushTimeout of their append with ErrFlushTimeout, even
+// while the committer is stuck in fdatasync: both those written out and
+// waiting for a sync, and those still in the active buffer, which the
+// stuck committer cannot write out. The records stay appended; they
+// reach the disk when it comes back (the answer says "stored, not
+// known durable", as Java's FLUSH_DISK_TIMEOUT does).
 func (c *CommitLog) flushWatchdog() {
 	defer c.wg.Done()
 	every := min(max(c.opts.SyncFlushTimeout/4, time.Millisecond), 100*time.Millisecond)
@@ -144,12 +148,34 @@ func (c *CommitLog) flushWatchdog() {
 		clear(c.gq[rest:])
 		c.gq = c.gq[:rest]
 		c.gmu.Unlock()
+		late = c.lateInActive(now, late)
 		for i := range late {
 			c.stats.FlushTimeout.Add(1)
 			late[i].w.AppendDone(late[i].res, ErrFlushTimeout)
 		}
 		clear(late)
 	}
+}
+
+// lateInActive marks the waiters of the active buffer whose deadline has
+// passed as answered and appends them to late. Deadlines grow with the
+// buffer's order, so the scan stops at the first one still running.
+func (c *CommitLog) lateInActive(now int64, late []gwait) []gwait {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.active
+	for ; b.watched < len(b.pending); b.watched++ {
+		p := &b.pending[b.watched]
+		if !p.wait {
+			continue
+		}
+		if p.deadline > now {
+			break
+		}
+		p.answered = true
+		late = append(late, gwait{w: p.w, res: p.res})
+	}
+	return late
 }
 
 // completeFlushed completes the SyncFlush waiters at or below the flushed
