@@ -170,7 +170,10 @@
 // there, never skipped: the error is logged and shown in
 // Stats.DispatchError, and dispatch retries until it gets through. A
 // failed flush of the logical files or of the checkpoint is logged and
-// retried; logicsSafeOffset does not move while one fails.
+// retried; logicsSafeOffset does not move while one fails, and after a
+// failed sync of a ConsumeQueue or IndexFile not until restart either (a
+// failed fdatasync may drop pages that a later successful one does not
+// bring back: recovery rebuilds past the old safe point instead).
 //
 // # Recovery
 //

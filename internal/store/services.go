@@ -24,7 +24,7 @@ func (s *Store) flushLogicsLoop() {
 		}
 		if err := s.flushLogics(false); err != nil && time.Since(lastErr) > 10*time.Second {
 			lastErr = time.Now()
-			s.logger.Error("flushing consume queues failed", "err", err)
+			s.logger.Error("flushing consume queues, index or checkpoint failed", "err", err)
 		}
 	}
 }
@@ -33,6 +33,12 @@ func (s *Store) flushLogicsLoop() {
 // else those with at least flushConsumeQueueLeastPages dirty pages) and,
 // when nothing dirty was left behind, moves the checkpoint's safe point
 // to what dispatch had reached before the flush.
+//
+// Once a sync of a logical file has failed, the safe point never moves
+// again until restart: a failed fdatasync may have dropped dirty pages
+// while marking them clean, so a later sync that succeeds proves nothing
+// about them. Recovery then re-dispatches everything past the old safe
+// point from the commit log, which rewrites whatever the disk lost.
 func (s *Store) flushLogics(final bool) error {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
@@ -62,13 +68,18 @@ func (s *Store) flushLogics(final bool) error {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
+		if !s.stats.logicsSyncFailed {
+			s.stats.logicsSyncFailed = true
+			s.logger.Error("a consume queue or index sync failed: the recovery safe point stays at its last value until restart",
+				"safePoint", s.stats.checkpoint.LogicsSafeOffset)
+		}
 		return errors.Join(errs...)
 	}
 	cp := s.stats.checkpoint
 	cp.Extended = true
 	cp.PhysicMsgTimestamp = s.cl.FlushedTimestamp()
 	cp.CommitLogFlushedOffset = flushed
-	if allFlushed {
+	if allFlushed && !s.stats.logicsSyncFailed {
 		cp.LogicsSafeOffset = min(dispatched, flushed)
 		cp.LogicsMsgTimestamp = dispatchedTs
 		cp.IndexMsgTimestamp = dispatchedTs

@@ -22,6 +22,9 @@ type storeStats struct {
 	mu           sync.Mutex // flushLogics
 	lastThorough time.Time
 	checkpoint   checkpoint.Checkpoint
+	// logicsSyncFailed: a ConsumeQueue or IndexFile sync failed since
+	// start. The safe point stays where it was (see flushLogics).
+	logicsSyncFailed bool
 }
 
 // Stats is a snapshot of the store's counters and positions.
