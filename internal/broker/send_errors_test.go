@@ -285,6 +285,8 @@ func TestSendStoreFaultsEndToEnd(t *testing.T) {
 		}
 		tb.waitDispatched(t, "T", 1, 1)
 		require.Equal(t, []string{"kept"}, bodies(tb.pull(t, pullHeader("cg", "T", 1, 0)).msgs))
+		// Shutdown does not claim to be clean.
+		require.ErrorContains(t, tb.Close(), "refused writes")
 	})
 
 	t.Run("flush timeout", func(t *testing.T) {

@@ -224,8 +224,9 @@ func TestAsyncFlushFailureRefusesAppendsUntilRestart(t *testing.T) {
 	require.Equal(t, acked, bodies(t, s, "T", 0, 0))
 
 	// Shutdown does not hang; the store is not clean (the commit log was
-	// not flushed), so the next start validates the log as after a crash.
-	s.Close()
+	// not flushed), so Close says so and the next start validates the log
+	// as after a crash.
+	require.ErrorContains(t, s.Close(), "refused writes")
 	require.True(t, abortMarkerExists(t, dir))
 
 	s = openStoreLogged(t, o, Hooks{}, &logs)

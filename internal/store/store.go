@@ -247,7 +247,14 @@ func (s *Store) Close() error {
 	if err := s.dispatchAvailable(); err != nil {
 		errs = append(errs, err)
 	}
-	clean := len(errs) == 0 && s.cl.Broken() == nil
+	clean := len(errs) == 0
+	if broken := s.cl.Broken(); broken != nil {
+		// Say so: the caller's exit status should not claim a clean
+		// shutdown. The abort marker stays, so the next start validates
+		// the log as after a crash.
+		errs = append(errs, fmt.Errorf("store: the commit log has refused writes since: %w", broken))
+		clean = false
+	}
 	if err := s.flushLogics(true); err != nil {
 		errs = append(errs, err)
 		clean = false

@@ -202,7 +202,7 @@ func TestWriteErrorRefusesAppendsKeepsReads(t *testing.T) {
 	require.ErrorIs(t, err, ErrWriteFailed, "no writes until restart")
 	require.Equal(t, []string{"kept"}, bodies(t, s, "T", 0, 0))
 	require.NotEmpty(t, s.Stats().WriteError)
-	require.NoError(t, s.Close())
+	require.ErrorContains(t, s.Close(), "refused writes", "Close does not claim a clean shutdown")
 
 	s = openStore(t, o, Hooks{})
 	defer s.Close()
