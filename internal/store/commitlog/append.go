@@ -136,7 +136,9 @@ func (c *CommitLog) Append(msgs []*message.Inner, wait bool, w Waiter) error {
 	b.end = pos
 	pd := pending{w: w, res: res, wait: wait}
 	if wait && c.opts.FlushMode == SyncFlush {
-		pd.deadline = c.monotonic() + int64(c.opts.SyncFlushTimeout)
+		// The watchdog's clock lags by at most a tick: never early, at
+		// most two ticks late.
+		pd.deadline = c.watchNow.Load() + c.watchTick + int64(c.opts.SyncFlushTimeout)
 	}
 	b.pending = append(b.pending, pd)
 	c.stats.Appends.Add(1)

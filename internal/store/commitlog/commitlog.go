@@ -83,6 +83,11 @@ type CommitLog struct {
 	segs      *mappedfile.Queue
 	now       func() int64
 	clockBase time.Time
+	// watchNow is the monotonic time of the flush watchdog's last tick,
+	// and watchTick its period: Append stamps deadlines from them instead
+	// of reading the clock under c.mu.
+	watchNow  atomic.Int64
+	watchTick int64
 
 	mu       sync.Mutex // the append lock
 	space    *sync.Cond // a buffer was swapped out
@@ -151,6 +156,7 @@ func Open(fs vfs.FS, opts Options, logger *slog.Logger) (*CommitLog, error) {
 		segs:       segs,
 		now:        opts.Now,
 		clockBase:  time.Now(),
+		watchTick:  int64(min(max(opts.SyncFlushTimeout/4, time.Millisecond), 100*time.Millisecond)),
 		offsets:    make(map[string]map[int32]int64),
 		commitCh:   make(chan struct{}, 1),
 		stopCommit: make(chan struct{}),
@@ -195,6 +201,7 @@ func (c *CommitLog) Start() error {
 	if c.opts.FlushMode == SyncFlush {
 		// The committer also syncs (group commit); the watchdog times
 		// out waiters while a sync hangs.
+		c.watchNow.Store(c.monotonic())
 		c.wg.Add(1)
 		go c.flushWatchdog()
 	} else {

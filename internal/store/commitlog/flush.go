@@ -127,8 +127,7 @@ func (c *CommitLog) linger(target int) {
 // known durable", as Java's FLUSH_DISK_TIMEOUT does).
 func (c *CommitLog) flushWatchdog() {
 	defer c.wg.Done()
-	every := min(max(c.opts.SyncFlushTimeout/4, time.Millisecond), 100*time.Millisecond)
-	t := time.NewTicker(every)
+	t := time.NewTicker(time.Duration(c.watchTick))
 	defer t.Stop()
 	var late []gwait
 	for {
@@ -138,6 +137,7 @@ func (c *CommitLog) flushWatchdog() {
 		case <-t.C:
 		}
 		now := c.monotonic()
+		c.watchNow.Store(now)
 		c.gmu.Lock()
 		n := 0
 		for n < len(c.gq) && c.gq[n].deadline <= now {
