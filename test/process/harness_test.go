@@ -110,6 +110,15 @@ func start(t *testing.T, name string, env []string, ready string, args ...string
 				return p
 			}
 		case <-p.done:
+			// A process that prints and exits (-p) can be done before
+			// its lines are taken from the channel (select picks either),
+			// and lines past the channel's room are dropped: its whole
+			// output is here now.
+			for line := range strings.SplitSeq(p.out(), "\n") {
+				if re.MatchString(line) {
+					return p
+				}
+			}
 			t.Fatalf("%s exited before it was ready (%v)\nstdout:\n%s\nstderr:\n%s", name, p.err, p.out(), p.errOut())
 		case <-timeout:
 			t.Fatalf("%s not ready within 30s\nstdout:\n%s\nstderr:\n%s", name, p.out(), p.errOut())
